@@ -1,0 +1,1 @@
+"""reagents: event-driven AI agents as reactive pipelines on reactivex."""

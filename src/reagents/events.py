@@ -1,0 +1,184 @@
+"""The event model every source, operator, agent and sink speaks, and its JSON wire form.
+
+`AgentEvent` is immutable: a reaction is a new event made with `AgentEvent.derive`,
+which keeps the conversation's ``correlation_id`` and records the parent as
+``causation_id``, so a chain of reactions can always be traced back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+
+from reagents.errors import EventDecodeError, describe_validation_error
+
+__all__ = [
+    "AgentEvent",
+    "AgentResponse",
+    "decode_event",
+    "encode_event",
+    "new_id",
+    "utc_now",
+]
+
+
+def new_id() -> str:
+    """A fresh random identifier (uuid4, as text)."""
+    return str(uuid.uuid4())
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+_PAYLOAD_ADAPTER: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
+
+
+def _as_utc(value: datetime) -> datetime:
+    # A naive timestamp is read as UTC (that is what the article's producers wrote);
+    # an aware one is converted, so every event in reagents compares on one clock.
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+class AgentEvent(BaseModel):
+    """One thing that happened, addressed to whichever agents care about it.
+
+    ``priority`` runs from 1 (most urgent) to 10 (least); ``target_agents`` empty
+    means "anyone subscribed". Unknown fields are rejected so typos surface early.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
+
+    event_id: str = Field(default_factory=new_id, min_length=1)
+    event_type: str = Field(min_length=1)
+    source_agent: str = "external"
+    target_agents: tuple[str, ...] = ()
+    priority: int = Field(default=5, ge=1, le=10)
+    payload: dict[str, Any] = Field(default_factory=dict)
+    timestamp: datetime = Field(default_factory=utc_now)
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    retry_count: int = Field(default=0, ge=0)
+    max_retries: int = Field(default=3, ge=0)
+
+    @field_validator("event_type")
+    @classmethod
+    def _type_has_text(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("event_type must not be blank")
+        return value
+
+    @field_validator("timestamp")
+    @classmethod
+    def _timestamp_in_utc(cls, value: datetime) -> datetime:
+        return _as_utc(value)
+
+    @property
+    def conversation_id(self) -> str:
+        """The correlation id, or this event's own id when it starts a conversation."""
+        return self.correlation_id or self.event_id
+
+    @cached_property
+    def payload_json(self) -> str:
+        """The payload as compact JSON text, computed once (content filters search it)."""
+        return _PAYLOAD_ADAPTER.dump_json(self.payload).decode()
+
+    @cached_property
+    def as_dict(self) -> dict[str, Any]:
+        """The event as plain JSON-compatible data, computed once (JSONPath runs on it)."""
+        return self.model_dump(mode="json")
+
+    def derive(
+        self,
+        event_type: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        source_agent: str | None = None,
+        **fields: Any,
+    ) -> AgentEvent:
+        """A child event reacting to this one: same conversation, caused by this event.
+
+        ``source_agent`` defaults to this event's source; the runtime sets it to the
+        reacting agent's id. Any other field may be overridden by keyword.
+        """
+        values: dict[str, Any] = {
+            "event_type": event_type,
+            "payload": payload if payload is not None else {},
+            "source_agent": source_agent if source_agent is not None else self.source_agent,
+            "priority": self.priority,
+            "correlation_id": self.conversation_id,
+            "causation_id": self.event_id,
+        }
+        values.update(fields)
+        return AgentEvent(**values)
+
+    def model_copy(
+        self, *, update: Mapping[str, Any] | None = None, deep: bool = False
+    ) -> AgentEvent:
+        """A copy with ``update`` applied, without the cached views of the original."""
+        copy = super().model_copy(update=update, deep=deep)
+        for name in _CACHED_VIEWS:
+            copy.__dict__.pop(name, None)
+        return copy
+
+    def with_retry(self) -> AgentEvent:
+        """This event with ``retry_count`` one higher (the id stays: it is the same event)."""
+        return self.model_copy(update={"retry_count": self.retry_count + 1})
+
+
+_CACHED_VIEWS = ("payload_json", "as_dict")
+
+
+class AgentResponse(BaseModel):
+    """What an agent reports about handling one event (the payload of ``agent_response``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    response_id: str = Field(default_factory=new_id)
+    original_event_id: str
+    agent_id: str
+    status: Literal["success", "failure", "partial"] = "success"
+    result: dict[str, Any] = Field(default_factory=dict)
+    timestamp: datetime = Field(default_factory=utc_now)
+    processing_time_ms: float = Field(default=0.0, ge=0)
+
+    @field_validator("timestamp")
+    @classmethod
+    def _timestamp_in_utc(cls, value: datetime) -> datetime:
+        return _as_utc(value)
+
+
+def encode_event(event: AgentEvent) -> bytes:
+    """The event's wire form: its JSON as UTF-8 bytes (one JSONL line, one Kafka value)."""
+    return event.model_dump_json().encode()
+
+
+def decode_event(raw: bytes | bytearray | memoryview | str) -> AgentEvent:
+    """Parse and validate one event from its wire form.
+
+    Raises `EventDecodeError` (and nothing else) with a readable reason for bytes that
+    are not JSON, JSON that is not an object, or an object that is not a valid event.
+    """
+    data = bytes(raw) if isinstance(raw, bytearray | memoryview) else raw
+    try:
+        return AgentEvent.model_validate_json(data)
+    except ValidationError as error:
+        raw_bytes = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
+        raise EventDecodeError(_decode_reason(error), raw=raw_bytes) from None
+
+
+def _decode_reason(error: ValidationError) -> str:
+    first = error.errors(include_url=False)[0]
+    if first["type"] == "json_invalid":
+        return f"not valid JSON: {first['msg'].removeprefix('Invalid JSON: ')}"
+    if first["type"] == "model_type":
+        return "not a JSON object"
+    return f"not a valid event: {describe_validation_error(error)}"

@@ -1,0 +1,1 @@
+"""Plain Rx operators for agent event streams (usable in ``Observable.pipe``)."""

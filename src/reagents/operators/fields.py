@@ -1,0 +1,85 @@
+"""Field paths on events: ``type``, ``priority``, ``payload.order.amount`` → a fast getter.
+
+Filters and the ``where`` language read event fields through these getters, built
+once per filter. A path that leads nowhere yields `MISSING` instead of raising, so
+a filter on an absent field is simply false.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+from reagents.events import AgentEvent
+
+__all__ = ["EVENT_FIELDS", "MISSING", "FieldGetter", "field_getter"]
+
+
+class _Missing:
+    """The value of a field path that does not exist on an event."""
+
+    _instance: _Missing | None = None
+
+    def __new__(cls) -> _Missing:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+MISSING: Final = _Missing()
+
+FieldGetter = Callable[[AgentEvent], Any]
+
+EVENT_FIELDS: Final[dict[str, str]] = {
+    "type": "event_type",
+    "event_type": "event_type",
+    "source": "source_agent",
+    "source_agent": "source_agent",
+    "target": "target_agents",
+    "target_agents": "target_agents",
+    "priority": "priority",
+    "correlation_id": "correlation_id",
+    "causation_id": "causation_id",
+    "event_id": "event_id",
+    "id": "event_id",
+    "timestamp": "timestamp",
+    "retry_count": "retry_count",
+    "max_retries": "max_retries",
+    "payload": "payload",
+}
+"""The names a field path may start with, and the event attribute each one reads."""
+
+
+def field_getter(path: str) -> FieldGetter:
+    """A function reading ``path`` from an event, or `MISSING` where the path ends.
+
+    Raises `KeyError` naming the known fields if the first segment is not one of them.
+    """
+    head, *rest = path.split(".")
+    try:
+        attribute = EVENT_FIELDS[head.lower()]
+    except KeyError:
+        known = ", ".join(sorted(set(EVENT_FIELDS)))
+        raise KeyError(f"unknown event field {head!r}; known fields: {known}") from None
+    if not rest:
+        return lambda event: getattr(event, attribute)
+    keys = tuple(rest)
+
+    def read(event: AgentEvent) -> Any:
+        value: Any = getattr(event, attribute)
+        for key in keys:
+            if isinstance(value, dict):
+                value = value.get(key, MISSING)
+            elif isinstance(value, list | tuple) and key.isdigit() and int(key) < len(value):
+                value = value[int(key)]
+            else:
+                return MISSING
+        return value
+
+    return read
