@@ -1,0 +1,106 @@
+"""Acknowledgement plumbing between sources and the pipeline.
+
+A source hands each record over with an ``ack`` callback. The pipeline calls it
+exactly once, when every agent and sink that matched the record (and every event
+derived from it in-process) has handled or dead-lettered it. Sources turn those
+out-of-order acks into in-order checkpoints with `OrderedAcks`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from reagents.dead_letter import DeadLetter
+from reagents.events import AgentEvent
+
+__all__ = ["Ack", "Incoming", "OrderedAcks", "noop_ack"]
+
+P = TypeVar("P")
+
+
+def noop_ack() -> None:
+    """The ack of a record nobody needs to checkpoint."""
+
+
+@dataclass(slots=True)
+class Incoming:
+    """One record from a source: a decoded event, or the dead letter of one that failed.
+
+    ``origin`` says where it came from (``market.jsonl:12``, ``topic[3]@1045``) so
+    dead letters and logs can point at it.
+    """
+
+    item: AgentEvent | DeadLetter
+    ack: Callable[[], None] = noop_ack
+    origin: str = ""
+
+
+class Ack:
+    """Counts who still holds one source record; calls ``on_done`` once the last lets go."""
+
+    __slots__ = ("_on_done", "_pending")
+
+    def __init__(self, on_done: Callable[[], None], holders: int = 1) -> None:
+        self._on_done: Callable[[], None] | None = on_done
+        self._pending = holders
+
+    @property
+    def done(self) -> bool:
+        """True once the record has been acknowledged."""
+        return self._on_done is None
+
+    def hold(self, holders: int = 1) -> None:
+        """Register more work that must finish before the record is acknowledged."""
+        if self._on_done is None:
+            raise RuntimeError("cannot hold a record that was already acknowledged")
+        self._pending += holders
+
+    def release(self) -> None:
+        """One holder is done; the last release acknowledges the record."""
+        self._pending -= 1
+        if self._pending == 0 and self._on_done is not None:
+            on_done, self._on_done = self._on_done, None
+            on_done()
+        elif self._pending < 0:
+            raise RuntimeError("an acknowledgement was released more often than held")
+
+
+class OrderedAcks(Generic[P]):
+    """Turns acks that arrive in any order into the highest contiguous acked position.
+
+    ``track(position)`` registers the next record (in source order) and returns its
+    ack callback; ``on_advance(position)`` is called with the last position of the
+    acked prefix whenever that prefix grows. A source checkpoints what it is told.
+    """
+
+    def __init__(self, on_advance: Callable[[P], None]) -> None:
+        self._on_advance = on_advance
+        self._window: deque[list[object]] = deque()
+
+    def __len__(self) -> int:
+        """Records tracked but not yet part of the acked prefix."""
+        return len(self._window)
+
+    def track(self, position: P) -> Callable[[], None]:
+        """Register the next record; return the callback that acknowledges it."""
+        entry: list[object] = [position, False]
+        self._window.append(entry)
+
+        def ack() -> None:
+            if entry[1]:
+                return
+            entry[1] = True
+            if self._window and self._window[0] is entry:
+                self._advance()
+
+        return ack
+
+    def _advance(self) -> None:
+        window = self._window
+        last: object = None
+        while window and window[0][1]:
+            last = window.popleft()[0]
+        self._on_advance(last)  # type: ignore[arg-type]

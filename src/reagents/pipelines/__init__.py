@@ -1,0 +1,1 @@
+"""Pipelines: wiring sources, agents and sinks, and running them on asyncio."""

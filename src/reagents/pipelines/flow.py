@@ -1,0 +1,79 @@
+"""In-flight accounting with high/low water marks, so memory stays bounded under load.
+
+Every delivery of an event to an agent or sink counts as in flight until it is
+handled or dead-lettered. Sources are pulled only while the count is below the high
+mark, and once it has gone above, only again after it fell below the low mark.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["FlowControl", "Watermarks"]
+
+
+class Watermarks(BaseModel):
+    """Pause pulling sources at ``high`` deliveries in flight; resume at ``low``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    high: int = Field(default=10_000, gt=0)
+    low: int = Field(default=5_000, ge=0)
+
+    @model_validator(mode="after")
+    def _low_below_high(self) -> Watermarks:
+        if self.low >= self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        return self
+
+
+class FlowControl:
+    """Counts deliveries in flight; lets sources wait for room and the pipeline for idle."""
+
+    def __init__(self, marks: Watermarks) -> None:
+        self.marks = marks
+        self.in_flight = 0
+        self.peak = 0
+        self.pauses = 0
+        self._room = asyncio.Event()
+        self._room.set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def acquire(self, count: int = 1) -> None:
+        """``count`` more deliveries are in flight."""
+        self.in_flight += count
+        if self.in_flight > self.peak:
+            self.peak = self.in_flight
+        self._idle.clear()
+        if self.in_flight >= self.marks.high and self._room.is_set():
+            self._room.clear()
+            self.pauses += 1
+
+    def release(self, count: int = 1) -> None:
+        """``count`` deliveries finished (handled or dead-lettered)."""
+        self.in_flight -= count
+        if self.in_flight <= self.marks.low:
+            self._room.set()
+        if self.in_flight == 0:
+            self._idle.set()
+
+    @property
+    def has_room(self) -> bool:
+        """False from the high mark until the count falls back to the low mark."""
+        return self._room.is_set()
+
+    async def wait_for_room(self) -> None:
+        """Return once sources may be pulled again."""
+        await self._room.wait()
+
+    async def wait_idle(self) -> None:
+        """Return once nothing is in flight."""
+        await self._idle.wait()
+
+    @property
+    def idle(self) -> bool:
+        """True when nothing is in flight."""
+        return self.in_flight == 0

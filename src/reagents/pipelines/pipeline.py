@@ -1,0 +1,481 @@
+"""`Pipeline`: sources → bus → each agent's subscription → agent → back onto the bus.
+
+Declare sources, agents and sinks, then ``await pipeline.run()``. Each source record
+is acknowledged once every agent and sink it reached — and every event derived from
+it in-process — has handled or dead-lettered it; sources checkpoint only that. Sources
+are pulled only while the deliveries in flight are under the high-water mark.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from reactivex import Observable
+from reactivex.subject import Subject
+
+from reagents.dead_letter import DeadLetter, FailureStage
+from reagents.delivery import Ack, Incoming
+from reagents.errors import ConfigurationError, PayloadValidationError, ReagentsError
+from reagents.events import AgentEvent
+from reagents.operators.backpressure import DropReason
+from reagents.operators.filters import Filter
+from reagents.operators.retry import Backoff
+from reagents.operators.throttle import RateLimit
+from reagents.pipelines.flow import FlowControl, Watermarks
+from reagents.pipelines.router import Router
+from reagents.pipelines.runner import AgentRunner, Delivery
+from reagents.pipelines.stats import StatsTable
+from reagents.schemas import PayloadSchemas
+from reagents.sinks.agent import Agent, Handler
+from reagents.sinks.base import DeadLetterSink, Sink
+from reagents.sinks.file import JsonlDeadLetterLog
+from reagents.sources.base import Source
+from reagents.sources.memory import MemorySource
+
+__all__ = ["Pipeline", "PipelineCounters", "SourceFailedError"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DEAD_LETTERS = Path("dead_letters.jsonl")
+
+
+class SourceFailedError(ReagentsError, RuntimeError):
+    """A source raised while being read; the pipeline stops and names it."""
+
+    def __init__(self, source: str, error: BaseException) -> None:
+        super().__init__(f"source {source!r} failed: {type(error).__name__}: {error}")
+        self.source = source
+
+
+class PipelineCounters:
+    """Pipeline-wide counters (per-agent numbers live in `Pipeline.stats`)."""
+
+    __slots__ = ("dead_letters", "emitted", "ingested")
+
+    def __init__(self) -> None:
+        self.ingested = 0
+        self.emitted = 0
+        self.dead_letters = 0
+
+
+def _sink_agent(sink: Sink) -> Agent:
+    return Agent(sink.write, id=f"sink:{sink.name}", subscription=sink.subscription)
+
+
+class Pipeline:
+    """A set of sources, agents and sinks wired through one bus, run on asyncio."""
+
+    def __init__(
+        self,
+        name: str = "pipeline",
+        *,
+        sources: Iterable[Source] = (),
+        agents: Iterable[Agent] = (),
+        sinks: Iterable[Sink] = (),
+        dead_letters: DeadLetterSink | str | Path | None = None,
+        schemas: PayloadSchemas | None = None,
+        watermarks: Watermarks | None = None,
+        max_depth: int = 32,
+        drain_timeout: float = 30.0,
+    ) -> None:
+        if max_depth < 1:
+            raise ConfigurationError(f"max_depth must be at least 1, got {max_depth}")
+        self.name = name
+        self.schemas = schemas
+        self.watermarks = watermarks or Watermarks()
+        self.max_depth = max_depth
+        self.drain_timeout = drain_timeout
+        self.counters = PipelineCounters()
+        self.inbox = MemorySource(name="inbox", on_drop=self._inbox_dropped)
+        self._sources: list[Source] = []
+        self._agents: dict[str, AgentRunner] = {}
+        self._sinks: dict[str, tuple[Sink, AgentRunner]] = {}
+        self._agent_router: Router[AgentRunner] = Router()
+        self._sink_router: Router[AgentRunner] = Router()
+        self._dead_letters = _dead_letter_sink(dead_letters)
+        self._bus: Subject[AgentEvent] = Subject()
+        self._flow: FlowControl | None = None
+        self._stopping: asyncio.Event | None = None
+        self._running = False
+        for source in sources:
+            self.add_source(source)
+        for agent in agents:
+            self.add_agent(agent)
+        for sink in sinks:
+            self.add_sink(sink)
+
+    # -- declaring -------------------------------------------------------------------
+
+    def add_source(self, source: Source) -> Source:
+        """Read events from ``source`` when the pipeline runs."""
+        if self._running:
+            raise ConfigurationError("sources must be added before the pipeline runs")
+        if any(s.name == source.name for s in self._sources) or source.name == "inbox":
+            raise ConfigurationError(
+                f"pipeline {self.name!r} already has a source named "
+                f"{source.name!r}; give each source its own name"
+            )
+        self._sources.append(source)
+        return source
+
+    def add_agent(self, agent: Agent) -> Agent:
+        """Run ``agent`` on the events its subscription matches."""
+        if agent.id in self._agents:
+            raise ConfigurationError(f"pipeline {self.name!r} already has an agent {agent.id!r}")
+        runner = AgentRunner(agent, self)
+        self._agents[agent.id] = runner
+        self._agent_router.add(runner, agent.filter)
+        if self._running:
+            runner.start()
+        return agent
+
+    def add_sink(self, sink: Sink) -> Sink:
+        """Write the events ``sink.subscription`` matches to ``sink``."""
+        if sink.name in self._sinks:
+            raise ConfigurationError(f"pipeline {self.name!r} already has a sink {sink.name!r}")
+        runner = AgentRunner(_sink_agent(sink), self, stage=FailureStage.SINK)
+        self._sinks[sink.name] = (sink, runner)
+        self._sink_router.add(runner, sink.subscription)
+        if self._running:
+            runner.start()
+        return sink
+
+    def agent(
+        self,
+        id: str | None = None,
+        *,
+        subscription: Filter | str | None = None,
+        max_concurrent: int | None = None,
+        priority: int | None = None,
+        retry: Backoff | None = None,
+        rate: RateLimit | None = None,
+        timeout: float | None = None,
+    ) -> Callable[[Handler], Agent]:
+        """Decorator: turn a (sync or async) function into an agent of this pipeline."""
+
+        def register(handler: Handler) -> Agent:
+            return self.add_agent(
+                Agent(
+                    handler,
+                    id=id,
+                    subscription=subscription,
+                    max_concurrent=max_concurrent,
+                    priority=priority,
+                    retry=retry,
+                    rate=rate,
+                    timeout=timeout,
+                )
+            )
+
+        return register
+
+    # -- looking -------------------------------------------------------------------------
+
+    @property
+    def sources(self) -> list[Source]:
+        """The declared sources (without the inbox)."""
+        return list(self._sources)
+
+    @property
+    def agents(self) -> list[Agent]:
+        """The declared agents, in registration order."""
+        return [runner.agent for runner in self._agents.values()]
+
+    @property
+    def sinks(self) -> list[Sink]:
+        """The declared sinks."""
+        return [sink for sink, _ in self._sinks.values()]
+
+    @property
+    def events(self) -> Observable[AgentEvent]:
+        """Every event routed on the bus, as an Rx observable (hot; only while running)."""
+        return self._bus
+
+    @property
+    def in_flight(self) -> int:
+        """Deliveries to agents and sinks not yet handled or dead-lettered."""
+        return self._flow.in_flight if self._flow else 0
+
+    @property
+    def dead_letter_sink(self) -> DeadLetterSink:
+        """Where this pipeline's dead letters go."""
+        return self._dead_letters
+
+    def stats(self) -> StatsTable:
+        """Per-agent and per-sink counters now (a table in text and in Jupyter)."""
+        table = StatsTable()
+        for runner in self._agents.values():
+            table[runner.id] = runner.snapshot()
+        for _, runner in self._sinks.values():
+            table[runner.id] = runner.snapshot()
+        return table
+
+    def subscriptions_index(self) -> dict[str, list[str]]:
+        """How agents are indexed: event type, ``prefix*`` or ``*`` → agent ids."""
+        return {
+            key: [runner.id for runner in runners]
+            for key, runners in self._agent_router.index().items()
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"<Pipeline {self.name!r} sources={[s.name for s in self._sources]} "
+            f"agents={list(self._agents)} sinks={list(self._sinks)}>"
+        )
+
+    # -- publishing ------------------------------------------------------------------
+
+    def publish(self, event: AgentEvent) -> None:
+        """Put ``event`` on the bus from code (through the pipeline's inbox)."""
+        self.inbox.publish_nowait(event)
+
+    async def publish_async(self, event: AgentEvent) -> None:
+        """Like `publish`, but waits for room when the inbox is full."""
+        await self.inbox.publish(event)
+
+    # -- running ---------------------------------------------------------------------
+
+    async def run(self, *, forever: bool = False) -> None:
+        """Run until every source is exhausted and all work has drained, or until `stop`.
+
+        With ``forever=True`` (a service) it keeps running after the sources end, for
+        events published from code, until `stop` is called. Cancelling the task that
+        runs it stops at once: unfinished records stay unacknowledged, so a source
+        with checkpoints delivers them again on the next run.
+        """
+        if self._running:
+            raise RuntimeError(f"pipeline {self.name!r} is already running")
+        self._running = True
+        self._flow = FlowControl(self.watermarks)
+        self._stopping = asyncio.Event()
+        runners = [*self._agents.values(), *(r for _, r in self._sinks.values())]
+        for runner in runners:
+            runner.start()
+        pumps = {
+            asyncio.create_task(self._pump(s), name=f"reagents:{s.name}"): s for s in self._sources
+        }
+        inbox_pump = asyncio.create_task(self._pump(self.inbox), name="reagents:inbox")
+        try:
+            await self._until_finished(pumps, inbox_pump, forever)
+            await self._drain()
+        finally:
+            await self._shutdown([*pumps, inbox_pump], runners)
+
+    def request_stop(self) -> None:
+        """Ask a running pipeline to stop reading and drain (returns at once)."""
+        if self._stopping is not None:
+            self._stopping.set()
+
+    async def stop(self, timeout: float | None = None) -> None:
+        """Stop reading sources, let in-flight work finish (up to ``timeout``), then end.
+
+        Do not await this from inside an agent of the same pipeline (its own event
+        would wait for itself): call `request_stop` there.
+        """
+        if timeout is not None:
+            self.drain_timeout = timeout
+        self.request_stop()
+        while self._running:
+            await asyncio.sleep(0.01)
+
+    async def _until_finished(
+        self,
+        pumps: dict[asyncio.Task[None], Source],
+        inbox_pump: asyncio.Task[None],
+        forever: bool,
+    ) -> None:
+        assert self._stopping is not None
+        assert self._flow is not None
+        stop_requested = asyncio.create_task(self._stopping.wait())
+        try:
+            pending: set[asyncio.Task[Any]] = {*pumps, inbox_pump, stop_requested}
+            while pending - {inbox_pump, stop_requested}:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    if task is not stop_requested and task.exception() is not None:
+                        raise task.exception()  # type: ignore[misc]
+                if stop_requested in done:
+                    return
+            while forever or not self._idle():
+                waiter = asyncio.create_task(self._flow.wait_idle())
+                done, _ = await asyncio.wait(
+                    {waiter, stop_requested, inbox_pump}, return_when=asyncio.FIRST_COMPLETED
+                )
+                waiter.cancel()
+                if inbox_pump in done and inbox_pump.exception() is not None:
+                    raise inbox_pump.exception()  # type: ignore[misc]
+                if stop_requested in done:
+                    return
+                await asyncio.sleep(0)
+        finally:
+            stop_requested.cancel()
+
+    def _idle(self) -> bool:
+        assert self._flow is not None
+        return self._flow.idle and len(self.inbox) == 0
+
+    async def _drain(self) -> None:
+        assert self._flow is not None
+        if self._flow.idle:
+            return
+        try:
+            await asyncio.wait_for(self._flow.wait_idle(), self.drain_timeout)
+        except TimeoutError:
+            logger.warning(
+                "pipeline %s: %d deliveries still in flight after %.1fs; stopping without "
+                "acknowledging them (they will be delivered again)",
+                self.name,
+                self._flow.in_flight,
+                self.drain_timeout,
+            )
+
+    async def _shutdown(self, pumps: list[asyncio.Task[None]], runners: list[AgentRunner]) -> None:
+        try:
+            for pump in pumps:
+                pump.cancel()
+            await asyncio.gather(*pumps, return_exceptions=True)
+            for runner in runners:
+                await runner.stop()
+            for source in [*self._sources, self.inbox]:
+                try:
+                    await source.close()
+                except Exception:
+                    logger.exception(
+                        "pipeline %s: closing source %s failed", self.name, source.name
+                    )
+            for sink, _ in self._sinks.values():
+                try:
+                    await sink.close()
+                except Exception:
+                    logger.exception("pipeline %s: closing sink %s failed", self.name, sink.name)
+            self._dead_letters.close()
+        finally:
+            self._running = False
+
+    async def _pump(self, source: Source) -> None:
+        assert self._flow is not None
+        flow = self._flow
+        try:
+            async for batch in source.batches():
+                for incoming in batch:
+                    self._ingest(incoming)
+                if not flow.has_room:
+                    await flow.wait_for_room()
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            raise SourceFailedError(source.name, error) from error
+
+    # -- routing -------------------------------------------------------------------
+
+    def _ingest(self, incoming: Incoming) -> None:
+        item = incoming.item
+        self.counters.ingested += 1
+        if not isinstance(item, AgentEvent):
+            self.dead_letter(item)
+            incoming.ack()
+            return
+        if self.schemas is not None:
+            try:
+                self.schemas.validate(item)
+            except PayloadValidationError as error:
+                self.dead_letter(
+                    DeadLetter.from_error(
+                        FailureStage.VALIDATION, error, event=item, origin=incoming.origin or None
+                    )
+                )
+                incoming.ack()
+                return
+        ack = Ack(incoming.ack)
+        self._route(item, ack, 0)
+        ack.release()
+
+    def _route(self, event: AgentEvent, ack: Ack, depth: int) -> None:
+        if self._bus.observers:
+            self._bus.on_next(event)
+        if event.target_agents:
+            targets = self._targets(event)
+        else:
+            targets = self._agent_router.match(event)
+        if self._sinks:
+            targets.extend(self._sink_router.match(event))
+        if not targets:
+            return
+        assert self._flow is not None
+        ack.hold(len(targets))
+        self._flow.acquire(len(targets))
+        for runner in targets:
+            runner.submit(Delivery(event, ack, depth))
+
+    def _targets(self, event: AgentEvent) -> list[AgentRunner]:
+        found = []
+        for agent_id in event.target_agents:
+            runner = self._agents.get(agent_id)
+            if runner is None:
+                self.dead_letter(
+                    DeadLetter.from_error(
+                        FailureStage.ROUTING,
+                        LookupError(
+                            f"event is addressed to agent {agent_id!r}, which pipeline "
+                            f"{self.name!r} does not have"
+                        ),
+                        event=event,
+                    )
+                )
+            else:
+                found.append(runner)
+        return found
+
+    # -- RunnerHost ------------------------------------------------------------------
+
+    def emit(self, events: list[AgentEvent], cause: Delivery) -> None:
+        """Route an agent's outputs; they hold the cause's source record open."""
+        depth = cause.depth + 1
+        self.counters.emitted += len(events)
+        for event in events:
+            if depth > self.max_depth:
+                self.dead_letter(
+                    DeadLetter.from_error(
+                        FailureStage.ROUTING,
+                        RecursionError(
+                            f"causation chain deeper than max_depth={self.max_depth} (a runaway "
+                            f"cycle of agents reacting to each other?); last emitted by "
+                            f"{event.source_agent!r}"
+                        ),
+                        event=event,
+                        agent_id=event.source_agent,
+                    )
+                )
+                continue
+            self._route(event, cause.ack, depth)
+
+    def dead_letter(self, letter: DeadLetter) -> None:
+        """Record a dead letter (it is written before anything is acknowledged)."""
+        self.counters.dead_letters += 1
+        self._dead_letters.write(letter)
+
+    def finished(self, delivery: Delivery) -> None:
+        """A delivery is handled or dead-lettered."""
+        delivery.ack.release()
+        assert self._flow is not None
+        self._flow.release()
+
+    def _inbox_dropped(self, event: AgentEvent, reason: DropReason) -> None:
+        self.dead_letter(
+            DeadLetter.from_error(
+                FailureStage.ROUTING,
+                OverflowError(f"the pipeline inbox was full ({reason})"),
+                event=event,
+                origin="inbox",
+            )
+        )
+
+
+def _dead_letter_sink(value: DeadLetterSink | str | Path | None) -> DeadLetterSink:
+    if isinstance(value, DeadLetterSink):
+        return value
+    return JsonlDeadLetterLog(Path(value) if value is not None else DEFAULT_DEAD_LETTERS)

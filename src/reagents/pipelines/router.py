@@ -1,0 +1,85 @@
+"""Indexed subscriptions: find the subscribers of an event without asking every one.
+
+Each subscription's filter says which event types it can ever accept (exact types,
+prefixes, or any). The router files subscribers under those keys, so an event only
+meets the filters of its candidates; the candidate list per event type is computed
+once and cached until the subscriptions change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from reagents.events import AgentEvent
+from reagents.operators.filters import Filter
+
+__all__ = ["Router"]
+
+T = TypeVar("T")
+
+_CACHE_LIMIT = 10_000
+
+
+class Router(Generic[T]):
+    """Subscribers filed by the event types their filters accept, in registration order."""
+
+    def __init__(self) -> None:
+        self._entries: list[tuple[T, Filter]] = []
+        self._exact: dict[str, list[int]] = {}
+        self._prefixes: dict[str, list[int]] = {}
+        self._anywhere: list[int] = []
+        self._cache: dict[str, tuple[tuple[T, Callable[[AgentEvent], bool]], ...]] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def add(self, subscriber: T, subscription: Filter) -> None:
+        """File ``subscriber`` under the event types ``subscription`` can accept."""
+        index = len(self._entries)
+        self._entries.append((subscriber, subscription))
+        types = subscription.accepted_types()
+        if types.any:
+            self._anywhere.append(index)
+        else:
+            for name in types.exact:
+                self._exact.setdefault(name, []).append(index)
+            for prefix in types.prefixes:
+                self._prefixes.setdefault(prefix, []).append(index)
+        self._cache.clear()
+
+    def candidates(self, event_type: str) -> tuple[tuple[T, Callable[[AgentEvent], bool]], ...]:
+        """The subscribers that may accept ``event_type``, with their compiled filters."""
+        cached = self._cache.get(event_type)
+        if cached is not None:
+            return cached
+        key = event_type.lower()
+        indices = set(self._anywhere)
+        indices.update(self._exact.get(key, ()))
+        for prefix, listed in self._prefixes.items():
+            if key.startswith(prefix):
+                indices.update(listed)
+        found = tuple((self._entries[i][0], self._entries[i][1].predicate) for i in sorted(indices))
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[event_type] = found
+        return found
+
+    def match(self, event: AgentEvent) -> list[T]:
+        """The subscribers whose filters accept ``event``, in registration order."""
+        return [sub for sub, accepts in self.candidates(event.event_type) if accepts(event)]
+
+    def subscriptions(self) -> list[tuple[T, Filter]]:
+        """Every subscriber with its filter (for graphs and introspection)."""
+        return list(self._entries)
+
+    def index(self) -> dict[str, list[T]]:
+        """What is filed where: ``type``, ``prefix*`` and ``*`` keys → subscribers."""
+        table: dict[str, list[T]] = {}
+        for name, listed in self._exact.items():
+            table[name] = [self._entries[i][0] for i in listed]
+        for prefix, listed in self._prefixes.items():
+            table[prefix + "*"] = [self._entries[i][0] for i in listed]
+        if self._anywhere:
+            table["*"] = [self._entries[i][0] for i in self._anywhere]
+        return table

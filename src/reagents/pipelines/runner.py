@@ -1,0 +1,217 @@
+"""`AgentRunner`: one agent's priority queue, its long-lived workers, retries and stats.
+
+Events wait in a heap ordered by (event priority, arrival), so when the agent is busy
+the most urgent waiting event is handled next and equals stay FIFO. ``max_concurrent``
+workers pull from it; there is no Task per event. A failure is retried after the
+agent's backoff without holding a worker, then dead-lettered; it never ends the stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import random
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
+
+from reagents.dead_letter import DeadLetter, FailureStage
+from reagents.delivery import Ack
+from reagents.events import AgentEvent, utc_now
+from reagents.pipelines.rate import TokenBucket
+from reagents.pipelines.stats import AgentStats, StatsSnapshot
+from reagents.sinks.agent import Agent, collect_outputs
+
+__all__ = ["AgentRunner", "Delivery", "RunnerHost"]
+
+logger = logging.getLogger(__name__)
+
+
+class Delivery:
+    """One event on its way to one agent, with the source record it holds open."""
+
+    __slots__ = ("ack", "attempts", "depth", "enqueued_at", "event", "first_failure_at")
+
+    def __init__(self, event: AgentEvent, ack: Ack, depth: int) -> None:
+        self.event = event
+        self.ack = ack
+        self.depth = depth
+        self.enqueued_at = 0.0
+        self.attempts = 0
+        self.first_failure_at: datetime | None = None
+
+
+class RunnerHost(Protocol):
+    """What a runner needs from its pipeline: a way to emit, to dead-letter, to account."""
+
+    def emit(self, events: list[AgentEvent], cause: Delivery) -> None:
+        """Route an agent's outputs, holding the cause's source record open."""
+
+    def dead_letter(self, letter: DeadLetter) -> None:
+        """Record a failure that will not be retried."""
+
+    def finished(self, delivery: Delivery) -> None:
+        """A delivery is handled or dead-lettered: release its record and its flow slot."""
+
+
+class AgentRunner:
+    """Runs one agent: queue, ``max_concurrent`` workers, retry with backoff, stats."""
+
+    def __init__(
+        self,
+        agent: Agent,
+        host: RunnerHost,
+        stage: FailureStage = FailureStage.AGENT,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.agent = agent
+        self.stage = stage
+        self.stats = AgentStats()
+        self._host = host
+        self._rng = rng or random.Random()
+        self._queue: asyncio.PriorityQueue[tuple[int, int, Delivery]] = asyncio.PriorityQueue()
+        self._sequence = itertools.count()
+        self._workers: list[asyncio.Task[None]] = []
+        self._retries: set[asyncio.TimerHandle] = set()
+        self._bucket = TokenBucket(agent.rate_limit) if agent.rate_limit else None
+
+    @property
+    def id(self) -> str:
+        """The agent's id."""
+        return self.agent.id
+
+    @property
+    def queue_depth(self) -> int:
+        """Events waiting for a worker (not counting pending retries)."""
+        return self._queue.qsize()
+
+    def snapshot(self) -> StatsSnapshot:
+        """The agent's counters now."""
+        return self.stats.snapshot(self.agent.id, self._queue.qsize() + len(self._retries))
+
+    def submit(self, delivery: Delivery) -> None:
+        """Queue an event for the agent (never blocks: flow control bounds the total)."""
+        self.stats.received += 1
+        delivery.enqueued_at = time.perf_counter()
+        self._enqueue(delivery)
+
+    def _enqueue(self, delivery: Delivery) -> None:
+        entry = (delivery.event.priority, next(self._sequence), delivery)
+        self._queue.put_nowait(entry)
+
+    def start(self) -> None:
+        """Start the workers on the running loop."""
+        if self._workers:
+            return
+        self._workers = [
+            asyncio.create_task(self._work(), name=f"reagents:{self.agent.id}:{n}")
+            for n in range(self.agent.concurrency)
+        ]
+
+    async def stop(self) -> None:
+        """Cancel workers and pending retries; unfinished events stay unacknowledged."""
+        for handle in self._retries:
+            handle.cancel()
+        self._retries.clear()
+        for worker in self._workers:
+            worker.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers = []
+
+    async def _work(self) -> None:
+        queue = self._queue
+        while True:
+            _, _, delivery = await queue.get()
+            if self._bucket is not None:
+                await self._bucket.acquire()
+            await self._handle(delivery)
+
+    async def _handle(self, delivery: Delivery) -> None:
+        agent, stats = self.agent, self.stats
+        stats.in_flight += 1
+        started = time.perf_counter()
+        try:
+            result = agent.handle(delivery.event)
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            if agent.handler_timeout is None:
+                outputs = await collect_outputs(result, delivery.event, agent.id, elapsed_ms)
+            else:
+                outputs = await asyncio.wait_for(
+                    collect_outputs(result, delivery.event, agent.id, elapsed_ms),
+                    agent.handler_timeout,
+                )
+        except asyncio.CancelledError:
+            stats.in_flight -= 1
+            raise
+        except Exception as error:
+            stats.in_flight -= 1
+            self._failed(delivery, error)
+            return
+        stats.in_flight -= 1
+        stats.processed += 1
+        if outputs:
+            stats.emitted += len(outputs)
+            self._host.emit(outputs, delivery)
+        stats.latencies.append(time.perf_counter() - delivery.enqueued_at)
+        self._host.finished(delivery)
+
+    def _failed(self, delivery: Delivery, error: Exception) -> None:
+        stats = self.stats
+        stats.failed += 1
+        delivery.attempts += 1
+        if delivery.first_failure_at is None:
+            delivery.first_failure_at = utc_now()
+        limit = min(self.agent.backoff.max_retries, delivery.event.max_retries)
+        if delivery.attempts <= limit:
+            stats.retried += 1
+            delay = self.agent.backoff.delay(delivery.attempts, self._rng)
+            logger.debug(
+                "agent %s: %s on event %s, retry %d in %.3fs",
+                self.agent.id,
+                type(error).__name__,
+                delivery.event.event_id,
+                delivery.attempts,
+                delay,
+            )
+            self._schedule_retry(delivery, delay)
+            return
+        stats.dead_lettered += 1
+        logger.warning(
+            "agent %s: event %s dead-lettered after %d attempt(s): %s: %s",
+            self.agent.id,
+            delivery.event.event_id,
+            delivery.attempts,
+            type(error).__name__,
+            error,
+        )
+        self._host.dead_letter(
+            DeadLetter.from_error(
+                self.stage,
+                error,
+                event=delivery.event,
+                agent_id=self.agent.id,
+                attempts=delivery.attempts,
+                first_failure_at=delivery.first_failure_at,
+            )
+        )
+        self._host.finished(delivery)
+
+    def _schedule_retry(self, delivery: Delivery, delay: float) -> None:
+        loop = asyncio.get_running_loop()
+
+        def retry() -> None:
+            self._retries.discard(handle)
+            delivery.event = delivery.event.with_retry()
+            self._enqueue(delivery)
+
+        handle = loop.call_later(delay, retry)
+        self._retries.add(handle)
+
+    def describe(self) -> str:
+        """A short label for graphs and logs."""
+        return self.agent.describe()
+
+
+Emit = Callable[[list[AgentEvent], Delivery], None]

@@ -1,0 +1,54 @@
+"""The `Sink` contract: where matching events are written, in order, with an ack after.
+
+The pipeline feeds each sink from its own queue through one worker, so a sink sees
+events one at a time in routing order and never needs locking. A record that went
+to a sink is acknowledged once `Sink.write` returned; durability beyond that is the
+sink's flush policy.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from reagents.dead_letter import DeadLetter
+from reagents.events import AgentEvent
+from reagents.operators.filters import Filter, any_event
+
+__all__ = ["DeadLetterSink", "Sink"]
+
+
+class Sink(ABC):
+    """Receives the events its ``subscription`` matches."""
+
+    name: str = "sink"
+
+    def __init__(self, subscription: Filter | None = None, name: str | None = None) -> None:
+        self.subscription: Filter = subscription if subscription is not None else any_event()
+        if name is not None:
+            self.name = name
+
+    @abstractmethod
+    async def write(self, event: AgentEvent) -> None:
+        """Write one event (it may be buffered until `flush`)."""
+
+    async def flush(self) -> None:  # noqa: B027  (optional hook)
+        """Push buffered events to their destination."""
+
+    async def close(self) -> None:
+        """Flush and release resources; called once when the pipeline stops."""
+        await self.flush()
+
+    def describe(self) -> str:
+        """A short label for graphs and logs."""
+        return self.name
+
+
+class DeadLetterSink(ABC):
+    """Where a pipeline puts what it could not handle; writes must not fail silently."""
+
+    @abstractmethod
+    def write(self, letter: DeadLetter) -> None:
+        """Record one dead letter (synchronously: a dead letter is never left in flight)."""
+
+    def close(self) -> None:  # noqa: B027  (optional hook)
+        """Flush and release resources."""

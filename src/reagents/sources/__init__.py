@@ -1,0 +1,1 @@
+"""Event sources: where records come from (memory, JSONL files, Kafka)."""

@@ -1,0 +1,72 @@
+"""The `Source` contract: an async stream of record batches, each record with an ack.
+
+Sources are pulled: the pipeline asks for the next batch only while it has room,
+which is how a pausable source is paused (a file stops reading; Kafka pauses its
+partitions). A source checkpoints only what was acked, in source order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Sequence
+
+import reactivex
+from reactivex import Observable, abc
+from reactivex.disposable import Disposable
+
+from reagents.delivery import Incoming
+from reagents.events import AgentEvent
+
+__all__ = ["Source"]
+
+
+class Source(ABC):
+    """Something that produces events, in batches, until it is exhausted or closed."""
+
+    name: str = "source"
+    pausable: bool = True
+    """False for push sources that cannot wait (they buffer with an overflow policy)."""
+
+    @abstractmethod
+    def batches(self) -> AsyncIterator[Sequence[Incoming]]:
+        """Yield batches of records; return when the source is exhausted."""
+
+    async def close(self) -> None:  # noqa: B027  (optional hook)
+        """Commit checkpoints and release resources; called once after the last batch."""
+
+    def describe(self) -> str:
+        """A short label for graphs and logs."""
+        return self.name
+
+    def observe(self) -> Observable[AgentEvent]:
+        """The source as an Rx observable of events, acking each one as it is emitted.
+
+        Decode failures are skipped here (acked, logged at WARNING by the source);
+        run the source in a `Pipeline` to dead-letter them. Needs a running asyncio loop.
+        """
+
+        def subscribe(
+            observer: abc.ObserverBase[AgentEvent], scheduler: abc.SchedulerBase | None = None
+        ) -> abc.DisposableBase:
+            async def pump() -> None:
+                try:
+                    async for batch in self.batches():
+                        for incoming in batch:
+                            if isinstance(incoming.item, AgentEvent):
+                                observer.on_next(incoming.item)
+                            incoming.ack()
+                    await self.close()
+                except Exception as error:  # delivered to the observer, not lost
+                    observer.on_error(error)
+                else:
+                    observer.on_completed()
+
+            task = asyncio.get_running_loop().create_task(pump())
+
+            def cancel() -> None:
+                task.cancel()
+
+            return Disposable(cancel)
+
+        return reactivex.create(subscribe)
