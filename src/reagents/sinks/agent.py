@@ -139,7 +139,8 @@ async def collect_outputs(
     result: HandlerResult, event: AgentEvent, agent_id: str, elapsed_ms: float = 0.0
 ) -> list[AgentEvent]:
     """Turn a handler's return value into the events it puts on the bus (stamped)."""
-    if inspect.isawaitable(result):
+    # An Observable is awaitable too (it yields its last item): collect all of it instead.
+    if inspect.isawaitable(result) and not isinstance(result, Observable):
         result = await result
     raw: list[Any] = []
     await _gather(result, raw, agent_id)
