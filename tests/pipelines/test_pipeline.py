@@ -175,7 +175,8 @@ async def test_failures_are_retried_per_agent_then_dead_lettered(
     assert letter.attempts == 3
     assert letter.error_type == "RuntimeError"
     assert letter.message == "model overloaded"
-    assert letter.event is not None and letter.event.event_id == bad.event_id
+    assert letter.event is not None
+    assert letter.event.event_id == bad.event_id
     assert letter.first_failure_at <= letter.last_failure_at
     stats = pipeline.stats()["flaky"]
     assert (stats.failed, stats.retried, stats.dead_lettered, stats.processed) == (6, 4, 2, 0)
