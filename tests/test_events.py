@@ -119,11 +119,10 @@ def test_bad_input_raises_one_typed_error_with_a_reason(raw: bytes, reason: str)
 @given(st.binary(max_size=200))
 def test_random_bytes_only_raise_the_typed_decode_error(raw: bytes) -> None:
     try:
-        event = decode_event(raw)
+        outcome: object = decode_event(raw)
     except EventDecodeError as error:
-        assert error.reason
-    else:
-        assert isinstance(event, AgentEvent)
+        outcome = error.reason
+    assert isinstance(outcome, AgentEvent) or (isinstance(outcome, str) and outcome)
 
 
 json_values = st.recursive(
@@ -136,9 +135,10 @@ json_values = st.recursive(
 @given(st.dictionaries(st.sampled_from(list(AgentEvent.model_fields)) | st.text(), json_values))
 def test_random_json_objects_only_raise_the_typed_decode_error(data: dict[str, object]) -> None:
     try:
-        decode_event(json.dumps(data))
+        outcome: object = decode_event(json.dumps(data))
     except EventDecodeError as error:
-        assert error.reason.startswith(("not a valid event", "not valid JSON"))
+        outcome = error.reason
+    assert isinstance(outcome, AgentEvent) or str(outcome).startswith("not a valid event")
 
 
 def test_response_defaults() -> None:

@@ -1,1 +1,115 @@
-"""reagents: event-driven AI agents as reactive pipelines on reactivex."""
+"""reagents: event-driven AI agents as reactive pipelines on reactivex.
+
+Everything a user needs is importable from here::
+
+    from reagents import AgentEvent, Pipeline, where
+
+Submodules not re-exported here are private by convention.
+"""
+
+from reagents.dead_letter import DeadLetter, FailureStage
+from reagents.delivery import Incoming
+from reagents.errors import (
+    ConfigurationError,
+    EventDecodeError,
+    FilterSyntaxError,
+    PayloadValidationError,
+    ReagentsError,
+)
+from reagents.events import AgentEvent, AgentResponse, decode_event, encode_event
+from reagents.operators import (
+    Backoff,
+    BufferOverflowError,
+    BufferPolicy,
+    DropReason,
+    Filter,
+    Overflow,
+    RateLimit,
+    TypeSet,
+    any_event,
+    bounded_buffer,
+    deduplicate,
+    map_isolated,
+    map_isolated_async,
+    parse_expression,
+    priority_buffer,
+    priority_merge,
+    retry_with_backoff,
+    throttle,
+    where,
+    where_content,
+    where_field,
+    where_jsonpath,
+    where_regex,
+    where_type,
+)
+from reagents.pipelines.flow import Watermarks
+from reagents.pipelines.pipeline import Pipeline, SourceFailedError
+from reagents.pipelines.stats import StatsSnapshot, StatsTable
+from reagents.schemas import PayloadSchemas
+from reagents.sinks.agent import Agent
+from reagents.sinks.base import DeadLetterSink, Sink
+from reagents.sinks.file import FileSink, JsonlDeadLetterLog, read_dead_letters
+from reagents.sinks.memory import MemoryDeadLetters, MemorySink
+from reagents.sources.base import Source
+from reagents.sources.file import FileSource
+from reagents.sources.memory import MemorySource
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Agent",
+    "AgentEvent",
+    "AgentResponse",
+    "Backoff",
+    "BufferOverflowError",
+    "BufferPolicy",
+    "ConfigurationError",
+    "DeadLetter",
+    "DeadLetterSink",
+    "DropReason",
+    "EventDecodeError",
+    "FailureStage",
+    "FileSink",
+    "FileSource",
+    "Filter",
+    "FilterSyntaxError",
+    "Incoming",
+    "JsonlDeadLetterLog",
+    "MemoryDeadLetters",
+    "MemorySink",
+    "MemorySource",
+    "Overflow",
+    "PayloadSchemas",
+    "PayloadValidationError",
+    "Pipeline",
+    "RateLimit",
+    "ReagentsError",
+    "Sink",
+    "Source",
+    "SourceFailedError",
+    "StatsSnapshot",
+    "StatsTable",
+    "TypeSet",
+    "Watermarks",
+    "__version__",
+    "any_event",
+    "bounded_buffer",
+    "decode_event",
+    "deduplicate",
+    "encode_event",
+    "map_isolated",
+    "map_isolated_async",
+    "parse_expression",
+    "priority_buffer",
+    "priority_merge",
+    "read_dead_letters",
+    "retry_with_backoff",
+    "throttle",
+    "where",
+    "where_content",
+    "where_field",
+    "where_jsonpath",
+    "where_regex",
+    "where_type",
+]

@@ -1,1 +1,57 @@
-"""Plain Rx operators for agent event streams (usable in ``Observable.pipe``)."""
+"""Plain Rx operators for agent event streams, each usable in ``Observable.pipe``.
+
+Filters (``where_type``, ``where``, ...) are composable values *and* operators;
+time-based operators take ``scheduler=`` and otherwise use the subscribe-time
+scheduler, so they all run in virtual time under ``reactivex.testing``.
+"""
+
+from reagents.operators.backpressure import (
+    BufferOverflowError,
+    BufferPolicy,
+    DropReason,
+    Overflow,
+    bounded_buffer,
+)
+from reagents.operators.dedupe import deduplicate
+from reagents.operators.expression import parse_expression, where
+from reagents.operators.filters import (
+    Filter,
+    TypeSet,
+    any_event,
+    where_content,
+    where_field,
+    where_jsonpath,
+    where_regex,
+    where_type,
+)
+from reagents.operators.isolate import map_isolated, map_isolated_async
+from reagents.operators.priority import priority_buffer, priority_merge
+from reagents.operators.retry import Backoff, retry_with_backoff
+from reagents.operators.throttle import RateLimit, throttle
+
+__all__ = [
+    "Backoff",
+    "BufferOverflowError",
+    "BufferPolicy",
+    "DropReason",
+    "Filter",
+    "Overflow",
+    "RateLimit",
+    "TypeSet",
+    "any_event",
+    "bounded_buffer",
+    "deduplicate",
+    "map_isolated",
+    "map_isolated_async",
+    "parse_expression",
+    "priority_buffer",
+    "priority_merge",
+    "retry_with_backoff",
+    "throttle",
+    "where",
+    "where_content",
+    "where_field",
+    "where_jsonpath",
+    "where_regex",
+    "where_type",
+]

@@ -8,6 +8,7 @@ scalar itself here.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from jsonpath_ng import DatumInContext, JSONPath
@@ -36,6 +37,8 @@ def _make_filters_scalar_aware(node: Any, seen: set[int]) -> None:
     seen.add(id(node))
     if type(node) is Filter:
         node.__class__ = _ScalarAwareFilter
+    if getattr(node, "op", None) == "=~" and isinstance(getattr(node, "value", None), str):
+        re.compile(node.value)  # a bad regex fails here, at build time, not per event
     for name in ("left", "right", "expression", "target"):
         child = getattr(node, name, None)
         if isinstance(child, JSONPath):
@@ -56,13 +59,21 @@ def compile_jsonpath(expression: str) -> JSONPath:
             expression=expression,
             position=position,
         ) from None
-    _make_filters_scalar_aware(compiled, set())
+    try:
+        _make_filters_scalar_aware(compiled, set())
+    except re.error as error:
+        raise FilterSyntaxError(
+            f"invalid regular expression in JSONPath {expression!r}: {error.msg}",
+            expression=expression,
+        ) from None
     return compiled
 
 
 def _position_of(message: str, expression: str) -> int | None:
     # jsonpath-ng reports "Parse error at LINE:COL near token ..." (1-based column).
     marker = " at "
+    if "end of string" in message:
+        return len(expression)
     if marker not in message:
         return None
     location = message.split(marker, 1)[1].split(" ", 1)[0]

@@ -69,17 +69,24 @@ def field_getter(path: str) -> FieldGetter:
         raise KeyError(f"unknown event field {head!r}; known fields: {known}") from None
     if not rest:
         return lambda event: getattr(event, attribute)
-    keys = tuple(rest)
+    # A segment of plain ASCII digits may also index a list; decided once, here.
+    steps = tuple((key, _list_index(key)) for key in rest)
 
     def read(event: AgentEvent) -> Any:
         value: Any = getattr(event, attribute)
-        for key in keys:
+        for key, index in steps:
             if isinstance(value, dict):
                 value = value.get(key, MISSING)
-            elif isinstance(value, list | tuple) and key.isdigit() and int(key) < len(value):
-                value = value[int(key)]
+            elif isinstance(value, list | tuple) and index is not None and index < len(value):
+                value = value[index]
             else:
                 return MISSING
         return value
 
     return read
+
+
+def _list_index(key: str) -> int | None:
+    if key.isascii() and key.isdecimal() and len(key) <= 9:
+        return int(key)
+    return None

@@ -51,7 +51,7 @@ Predicate = Callable[[AgentEvent], bool]
 class TypeSet:
     """The event types a filter can ever accept: exact types, prefixes, or any.
 
-    Types are kept lower-cased, so the set is a superset for case-sensitive filters:
+    Types are kept case-folded, so the set is a superset for case-sensitive filters:
     a router uses it to pick candidates and still runs the full filter on them.
     """
 
@@ -63,8 +63,8 @@ class TypeSet:
         """Whether an event of ``event_type`` may pass the filter this set belongs to."""
         if self.any:
             return True
-        lowered = event_type.lower()
-        return lowered in self.exact or any(lowered.startswith(p) for p in self.prefixes)
+        folded = event_type.casefold()
+        return folded in self.exact or any(folded.startswith(p) for p in self.prefixes)
 
     def union(self, other: TypeSet) -> TypeSet:
         """Types accepted by either set."""
@@ -179,7 +179,7 @@ class TypeFilter(Filter):
     def accepted_types(self) -> TypeSet:
         if self.pattern == "*":
             return ANY_TYPE
-        key = self.pattern.lower()
+        key = self.pattern.casefold()
         if self.is_prefix:
             return TypeSet(prefixes=frozenset({key[:-1]}))
         return TypeSet(exact=frozenset({key}))

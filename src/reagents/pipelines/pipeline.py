@@ -26,6 +26,7 @@ from reagents.operators.filters import Filter
 from reagents.operators.retry import Backoff
 from reagents.operators.throttle import RateLimit
 from reagents.pipelines.flow import FlowControl, Watermarks
+from reagents.pipelines.graph import PipelineGraph, pipeline_graph
 from reagents.pipelines.router import Router
 from reagents.pipelines.runner import AgentRunner, Delivery
 from reagents.pipelines.stats import StatsTable
@@ -128,7 +129,7 @@ class Pipeline:
             raise ConfigurationError(f"pipeline {self.name!r} already has an agent {agent.id!r}")
         runner = AgentRunner(agent, self)
         self._agents[agent.id] = runner
-        self._agent_router.add(runner, agent.filter)
+        self._agent_router.add(runner, agent.filter, agent.rank)
         if self._running:
             runner.start()
         return agent
@@ -190,9 +191,18 @@ class Pipeline:
         """The declared sinks."""
         return [sink for sink, _ in self._sinks.values()]
 
+    def get_agent(self, agent_id: str) -> Agent:
+        """The agent registered as ``agent_id``."""
+        try:
+            return self._agents[agent_id].agent
+        except KeyError:
+            known = ", ".join(self._agents) or "none"
+            message = f"pipeline {self.name!r} has no agent {agent_id!r} (agents: {known})"
+            raise KeyError(message) from None
+
     @property
     def events(self) -> Observable[AgentEvent]:
-        """Every event routed on the bus, as an Rx observable (hot; only while running)."""
+        """Every event routed on the bus, as a hot Rx observable (subscribe before `run`)."""
         return self._bus
 
     @property
@@ -213,6 +223,10 @@ class Pipeline:
         for _, runner in self._sinks.values():
             table[runner.id] = runner.snapshot()
         return table
+
+    def graph(self) -> PipelineGraph:
+        """The operator graph: sources, bus, subscriptions, agents, sinks, dead letters."""
+        return pipeline_graph(self)
 
     def subscriptions_index(self) -> dict[str, list[str]]:
         """How agents are indexed: event type, ``prefix*`` or ``*`` → agent ids."""

@@ -22,10 +22,15 @@ _CACHE_LIMIT = 10_000
 
 
 class Router(Generic[T]):
-    """Subscribers filed by the event types their filters accept, in registration order."""
+    """Subscribers filed by the event types their filters accept.
+
+    Matches come out ordered by rank (lower first, as with event priorities), then
+    by registration order.
+    """
 
     def __init__(self) -> None:
         self._entries: list[tuple[T, Filter]] = []
+        self._ranks: list[int] = []
         self._exact: dict[str, list[int]] = {}
         self._prefixes: dict[str, list[int]] = {}
         self._anywhere: list[int] = []
@@ -34,10 +39,11 @@ class Router(Generic[T]):
     def __len__(self) -> int:
         return len(self._entries)
 
-    def add(self, subscriber: T, subscription: Filter) -> None:
+    def add(self, subscriber: T, subscription: Filter, rank: int = 5) -> None:
         """File ``subscriber`` under the event types ``subscription`` can accept."""
         index = len(self._entries)
         self._entries.append((subscriber, subscription))
+        self._ranks.append(rank)
         types = subscription.accepted_types()
         if types.any:
             self._anywhere.append(index)
@@ -53,7 +59,7 @@ class Router(Generic[T]):
         cached = self._cache.get(event_type)
         if cached is not None:
             return cached
-        key = event_type.lower()
+        key = event_type.casefold()
         indices = set(self._anywhere)
         indices.update(self._exact.get(key, ()))
         for prefix, listed in self._prefixes.items():
@@ -66,7 +72,7 @@ class Router(Generic[T]):
         return found
 
     def match(self, event: AgentEvent) -> list[T]:
-        """The subscribers whose filters accept ``event``, in registration order."""
+        """The subscribers whose filters accept ``event``, by rank then registration."""
         return [sub for sub, accepts in self.candidates(event.event_type) if accepts(event)]
 
     def subscriptions(self) -> list[tuple[T, Filter]]:

@@ -28,6 +28,8 @@ __all__ = ["AgentRunner", "Delivery", "RunnerHost"]
 
 logger = logging.getLogger(__name__)
 
+_YIELD_EVERY = 16
+
 
 class Delivery:
     """One event on its way to one agent, with the source record it holds open."""
@@ -122,11 +124,17 @@ class AgentRunner:
 
     async def _work(self) -> None:
         queue = self._queue
+        handled = 0
         while True:
             _, _, delivery = await queue.get()
             if self._bucket is not None:
                 await self._bucket.acquire()
             await self._handle(delivery)
+            handled += 1
+            if handled % _YIELD_EVERY == 0:
+                # A handler that never suspends would otherwise keep the loop to itself
+                # while its queue is full: give other agents and the sources a turn.
+                await asyncio.sleep(0)
 
     async def _handle(self, delivery: Delivery) -> None:
         agent, stats = self.agent, self.stats
@@ -178,7 +186,7 @@ class AgentRunner:
             self._schedule_retry(delivery, delay)
             return
         stats.dead_lettered += 1
-        logger.warning(
+        logger.info(
             "agent %s: event %s dead-lettered after %d attempt(s): %s: %s",
             self.agent.id,
             delivery.event.event_id,

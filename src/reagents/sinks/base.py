@@ -12,17 +12,20 @@ from abc import ABC, abstractmethod
 
 from reagents.dead_letter import DeadLetter
 from reagents.events import AgentEvent
+from reagents.operators.expression import where
 from reagents.operators.filters import Filter, any_event
 
 __all__ = ["DeadLetterSink", "Sink"]
 
 
 class Sink(ABC):
-    """Receives the events its ``subscription`` matches."""
+    """Receives the events its ``subscription`` (a Filter or a ``where`` text) matches."""
 
     name: str = "sink"
 
-    def __init__(self, subscription: Filter | None = None, name: str | None = None) -> None:
+    def __init__(self, subscription: Filter | str | None = None, name: str | None = None) -> None:
+        if isinstance(subscription, str):
+            subscription = where(subscription)
         self.subscription: Filter = subscription if subscription is not None else any_event()
         if name is not None:
             self.name = name

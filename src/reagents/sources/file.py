@@ -1,0 +1,364 @@
+"""`FileSource`: replay (or tail) a JSONL event log, checkpointing what was acked.
+
+Each non-blank line becomes one record: an `AgentEvent`, or a decode `DeadLetter`
+naming ``file:line``. A line may also be a dead letter (any dead-letter log replays):
+its event is replayed with ``retry_count`` reset, its raw bytes are decoded again.
+The checkpoint is the byte offset after the contiguous acked prefix of lines, so a
+restart from it re-reads only what was not fully handled (at-least-once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO, Literal, NamedTuple
+
+from pydantic import ValidationError
+
+from reagents.dead_letter import DeadLetter, FailureStage
+from reagents.delivery import Incoming, OrderedAcks
+from reagents.errors import ReagentsError
+from reagents.events import AgentEvent, decode_event, utc_now
+from reagents.sources.base import Source
+
+__all__ = ["Checkpoint", "CheckpointError", "FileSource", "read_checkpoint"]
+
+Start = Literal["beginning", "checkpoint", "end"]
+Decoder = Callable[[bytes], AgentEvent]
+
+_CHUNK = 64 * 1024
+_DEAD_LETTER_KEY = b'"dead_letter_id"'
+
+
+class CheckpointError(ReagentsError, RuntimeError):
+    """A checkpoint does not fit its file: the file was truncated or replaced."""
+
+
+class Checkpoint(NamedTuple):
+    """A resumable position: ``offset`` bytes (``line`` lines) were fully handled."""
+
+    offset: int
+    line: int
+
+
+def read_checkpoint(path: Path) -> Checkpoint | None:
+    """The checkpoint stored at ``path``, or None when there is none yet."""
+    try:
+        data = json.loads(path.read_bytes())
+        return Checkpoint(offset=int(data["offset"]), line=int(data["line"]))
+    except FileNotFoundError:
+        return None
+    except (ValueError, KeyError, TypeError) as error:
+        raise CheckpointError(f"checkpoint {path} is unreadable: {error}") from None
+
+
+def _write_checkpoint(path: Path, source_path: Path, checkpoint: Checkpoint) -> None:
+    record = {
+        "path": str(source_path),
+        "offset": checkpoint.offset,
+        "line": checkpoint.line,
+        "updated_at": utc_now().isoformat(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(record) + "\n")
+    os.replace(tmp, path)
+
+
+class _LineReader:
+    """Complete lines from a binary file, read in chunks; a partial last line waits."""
+
+    def __init__(self, file: BinaryIO, offset: int) -> None:
+        self._file = file
+        self._buffer = bytearray()
+        self._base = offset  # file offset of _buffer[0]
+        self._pos = 0  # start of the next unread line within _buffer
+        file.seek(offset)
+
+    @property
+    def offset(self) -> int:
+        """File offset just after the last line returned."""
+        return self._base + self._pos
+
+    @property
+    def read_to(self) -> int:
+        """File offset up to which bytes were read (including a held partial line)."""
+        return self._base + len(self._buffer)
+
+    def lines(self, limit: int, *, final: bool) -> list[tuple[bytes, int]]:
+        """Up to ``limit`` lines with the offset after each; at EOF a partial line is
+        returned only when ``final`` (the file is not expected to grow)."""
+        out: list[tuple[bytes, int]] = []
+        buffer = self._buffer
+        while len(out) < limit:
+            end = buffer.find(b"\n", self._pos)
+            if end >= 0:
+                out.append((bytes(buffer[self._pos : end]), self._base + end + 1))
+                self._pos = end + 1
+                continue
+            chunk = self._file.read(_CHUNK)
+            if chunk:
+                del buffer[: self._pos]
+                self._base += self._pos
+                self._pos = 0
+                buffer += chunk
+                continue
+            if final and self._pos < len(buffer):
+                out.append((bytes(buffer[self._pos :]), self._base + len(buffer)))
+                self._pos = len(buffer)
+            break
+        return out
+
+
+class FileSource(Source):
+    """Events from a JSONL file, in file order, as fast as possible or at recorded pace.
+
+    * ``start``: ``"beginning"``, ``"checkpoint"`` (resume; the beginning if there is
+      none) or ``"end"`` (only lines appended from now on, with ``follow``).
+    * ``since``: skip events older than this (skipped lines count as acked).
+    * ``speed``: None for as fast as possible; ``x`` replays at the pace of the event
+      timestamps times ``x``, relative to the first emitted event.
+    * ``follow``: keep polling for appended lines until `stop` / `close`.
+
+    The checkpoint (``<path>.checkpoint`` by default) is rewritten atomically every
+    ``checkpoint_every`` acked lines and on `close`. ``sleep`` and ``clock`` are
+    injectable so pacing and polling can be tested without waiting.
+
+    Raises:
+        FileNotFoundError: at construction, when ``path`` does not exist.
+        CheckpointError: at construction (``start="checkpoint"``) or while following,
+            when the file is shorter than the position reached.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        name: str | None = None,
+        start: Start = "beginning",
+        since: datetime | None = None,
+        speed: float | None = None,
+        follow: bool = False,
+        poll_interval: float = 0.2,
+        checkpoint_path: Path | None = None,
+        checkpoint_every: int = 1000,
+        batch_size: int = 512,
+        decode: Decoder = decode_event,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            what = "is not a regular file" if self.path.exists() else "does not exist"
+            raise FileNotFoundError(f"event log {str(self.path)!r} {what}")
+        _check_positive(speed=speed, poll_interval=poll_interval)
+        _check_positive(checkpoint_every=checkpoint_every, batch_size=batch_size)
+        if start not in ("beginning", "checkpoint", "end"):
+            raise ValueError(f"start must be 'beginning', 'checkpoint' or 'end', got {start!r}")
+        self._file_name = self.path.name
+        self.name = name if name is not None else f"file:{self._file_name}"
+        self.checkpoint_path = (
+            checkpoint_path
+            if checkpoint_path is not None
+            else self.path.with_name(self.path.name + ".checkpoint")
+        )
+        self._since = _as_utc(since) if since is not None else None
+        self._speed = speed
+        self._follow = follow
+        self._poll_interval = poll_interval
+        self._checkpoint_every = checkpoint_every
+        self._batch_size = batch_size
+        self._decode = decode
+        self._sleep = sleep
+        self._clock = clock
+        self._start = self._start_position(start)
+        self._acked = self._saved = self._start
+        self._acks: OrderedAcks[Checkpoint] = OrderedAcks(self._on_advance)
+        self._reader: _LineReader | None = None
+        self._file: BinaryIO | None = None
+        self._stopped = False
+        self._closed = False
+        self._pace_origin: tuple[float, datetime] | None = None
+
+    @property
+    def total_bytes(self) -> int:
+        """The file's current size (with `position`, a progress bar's total)."""
+        return self.path.stat().st_size
+
+    @property
+    def position(self) -> int:
+        """Byte offset after the last line handed out (a progress bar's value)."""
+        return self._reader.offset if self._reader is not None else self._start.offset
+
+    @property
+    def checkpoint(self) -> Checkpoint:
+        """Offset and line count of the contiguous acked prefix."""
+        return self._acked
+
+    def stop(self) -> None:
+        """Read no further: `batches` returns at its next batch boundary or poll."""
+        self._stopped = True
+
+    async def close(self) -> None:
+        """Stop, release the file and write the checkpoint of the acked prefix."""
+        self.stop()
+        self._closed = True
+        self._release()
+        self._save()
+
+    async def batches(self) -> AsyncGenerator[Sequence[Incoming], None]:
+        """Yield records of up to ``batch_size`` lines; while following, poll for more."""
+        self._file = open(self.path, "rb", buffering=0)  # noqa: SIM115  (released in finally)
+        try:
+            self._check_start(self._file)
+            reader = self._reader = _LineReader(self._file, self._start.offset)
+            line_no = self._start.line
+            paced = self._speed is not None
+            while not self._stopped:
+                lines = reader.lines(self._batch_size, final=not self._follow)
+                if not lines:
+                    if not self._follow:
+                        return
+                    self._check_size(Checkpoint(reader.read_to, line_no), self.total_bytes)
+                    await self._sleep(self._poll_interval)
+                    continue
+                batch: list[Incoming] = []
+                for raw, end in lines:
+                    line_no += 1
+                    incoming = self._record(raw, end, line_no)
+                    if incoming is None:
+                        continue
+                    if paced and self._pace(incoming.item) > 0:
+                        if batch:
+                            yield batch
+                            batch = []
+                        await self._sleep(max(0.0, self._pace(incoming.item)))
+                    batch.append(incoming)
+                if batch:
+                    yield batch
+                else:
+                    await asyncio.sleep(0)  # every line was skipped: let others run
+        finally:
+            self._release()
+
+    def _record(self, raw: bytes, end: int, line_no: int) -> Incoming | None:
+        ack = self._acks.track(Checkpoint(end, line_no))
+        if raw.endswith(b"\r"):
+            raw = raw[:-1]
+        if not raw or raw.isspace():
+            ack()
+            return None
+        origin = f"{self._file_name}:{line_no}"
+        item = self._parse(raw, origin)
+        if (
+            self._since is not None
+            and isinstance(item, AgentEvent)
+            and item.timestamp < self._since
+        ):
+            ack()
+            return None
+        return Incoming(item=item, ack=ack, origin=origin)
+
+    def _parse(self, raw: bytes, origin: str) -> AgentEvent | DeadLetter:
+        if _DEAD_LETTER_KEY in raw:
+            try:
+                letter = DeadLetter.model_validate_json(raw)
+            except ValidationError:
+                pass  # an event that merely mentions the key: decode it as one
+            else:
+                if letter.event is not None:
+                    return letter.event.model_copy(update={"retry_count": 0})
+                raw = letter.raw or b""
+        try:
+            return self._decode(raw)
+        except Exception as error:  # any decoder failure becomes a dead letter
+            return DeadLetter.from_error(FailureStage.DECODE, error, raw=raw, origin=origin)
+
+    def _pace(self, item: AgentEvent | DeadLetter) -> float:
+        """Seconds to wait before emitting ``item`` at the recorded pace."""
+        if self._speed is None or not isinstance(item, AgentEvent):
+            return 0.0
+        if self._pace_origin is None:
+            self._pace_origin = (self._clock(), item.timestamp)
+            return 0.0
+        started, first = self._pace_origin
+        due = started + (item.timestamp - first).total_seconds() / self._speed
+        return due - self._clock()
+
+    def _start_position(self, start: Start) -> Checkpoint:
+        if start == "beginning":
+            return Checkpoint(0, 0)
+        if start == "checkpoint":
+            saved = read_checkpoint(self.checkpoint_path)
+            if saved is None:
+                return Checkpoint(0, 0)
+            self._check_size(saved, self.total_bytes)
+            return saved
+        return _end_of_complete_lines(self.path)
+
+    def _check_start(self, file: BinaryIO) -> None:
+        """The start offset must lie within the file, at a line boundary."""
+        offset = self._start.offset
+        size = os.fstat(file.fileno()).st_size
+        self._check_size(self._start, size)
+        if 0 < offset < size:
+            file.seek(offset - 1)
+            if b"\n" not in file.read(2):  # a newline ends the last line or starts the next
+                raise CheckpointError(
+                    f"{self.path}: offset {offset} (line {self._start.line}) is not at a line "
+                    f"boundary: the file was replaced; delete {self.checkpoint_path} or use "
+                    "start='beginning'"
+                )
+
+    def _check_size(self, position: Checkpoint, size: int) -> None:
+        if size < position.offset:
+            raise CheckpointError(
+                f"{self.path} has {size} bytes but {position.offset} bytes (line "
+                f"{position.line}) were already read: the file was truncated or replaced; "
+                f"delete {self.checkpoint_path} or use start='beginning'"
+            )
+
+    def _on_advance(self, position: Checkpoint) -> None:
+        self._acked = position
+        if self._closed or position.line - self._saved.line >= self._checkpoint_every:
+            self._save()
+
+    def _save(self) -> None:
+        if self._acked != self._saved:
+            _write_checkpoint(self.checkpoint_path, self.path, self._acked)
+            self._saved = self._acked
+
+    def _release(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def _end_of_complete_lines(path: Path) -> Checkpoint:
+    """Offset after the last newline of ``path`` and the number of lines before it."""
+    lines = 0
+    offset = 0
+    last_newline_end = 0
+    with open(path, "rb") as file:
+        while chunk := file.read(1024 * 1024):
+            count = chunk.count(b"\n")
+            if count:
+                lines += count
+                last_newline_end = offset + chunk.rindex(b"\n") + 1
+            offset += len(chunk)
+    return Checkpoint(last_newline_end, lines)
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _check_positive(**values: float | None) -> None:
+    for key, value in values.items():
+        if value is not None and not value > 0:
+            raise ValueError(f"{key} must be > 0, got {value}")
