@@ -16,7 +16,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 ## Run the main demo on the embedded in-process bus (no broker needed).
 demo: $(STAMP)
-	$(BIN)/python examples/demo.py
+	$(BIN)/python examples/trading.py
 
 ## Lint, type-check and run every test (unit, marbles, integration, examples, notebooks).
 test: $(STAMP)

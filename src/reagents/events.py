@@ -43,9 +43,12 @@ _PAYLOAD_ADAPTER: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
 def _as_utc(value: datetime) -> datetime:
     # A naive timestamp is read as UTC (that is what the article's producers wrote);
     # an aware one is converted, so every event in reagents compares on one clock.
-    if value.tzinfo is None:
+    offset = value.utcoffset()
+    if offset is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    if offset:
+        return value.astimezone(UTC)
+    return value if value.tzinfo is UTC else value.replace(tzinfo=UTC)
 
 
 class AgentEvent(BaseModel):
@@ -72,7 +75,7 @@ class AgentEvent(BaseModel):
     @field_validator("event_type")
     @classmethod
     def _type_has_text(cls, value: str) -> str:
-        if not value.strip():
+        if value.isspace():
             raise ValueError("event_type must not be blank")
         return value
 

@@ -404,11 +404,13 @@ class Pipeline:
                 )
                 incoming.ack()
                 return
-        ack = Ack(incoming.ack)
-        self._route(item, ack, 0)
-        ack.release()
+        targets = self._match(item)
+        if targets:
+            self._deliver(item, targets, Ack(incoming.ack, holders=0), 0)
+        else:
+            incoming.ack()
 
-    def _route(self, event: AgentEvent, ack: Ack, depth: int) -> None:
+    def _match(self, event: AgentEvent) -> list[AgentRunner]:
         if self._bus.observers:
             self._bus.on_next(event)
         if event.target_agents:
@@ -417,8 +419,9 @@ class Pipeline:
             targets = self._agent_router.match(event)
         if self._sinks:
             targets.extend(self._sink_router.match(event))
-        if not targets:
-            return
+        return targets
+
+    def _deliver(self, event: AgentEvent, targets: list[AgentRunner], ack: Ack, depth: int) -> None:
         assert self._flow is not None
         ack.hold(len(targets))
         self._flow.acquire(len(targets))
@@ -465,7 +468,9 @@ class Pipeline:
                     )
                 )
                 continue
-            self._route(event, cause.ack, depth)
+            targets = self._match(event)
+            if targets:
+                self._deliver(event, targets, cause.ack, depth)
 
     def dead_letter(self, letter: DeadLetter) -> None:
         """Record a dead letter (it is written before anything is acknowledged)."""

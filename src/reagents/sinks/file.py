@@ -47,7 +47,7 @@ class FileSink(Sink):
     def __init__(
         self,
         path: str | os.PathLike[str],
-        subscription: Filter | None = None,
+        subscription: Filter | str | None = None,
         name: str | None = None,
         *,
         flush_every: int = 1,

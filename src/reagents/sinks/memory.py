@@ -15,7 +15,7 @@ class MemorySink(Sink):
 
     name = "memory"
 
-    def __init__(self, subscription: Filter | None = None, name: str | None = None) -> None:
+    def __init__(self, subscription: Filter | str | None = None, name: str | None = None) -> None:
         super().__init__(subscription, name)
         self.events: list[AgentEvent] = []
 
