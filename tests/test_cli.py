@@ -244,6 +244,16 @@ def test_replay_runs_the_log_through_the_pipeline(
     assert not (agents_only.parent / "log.jsonl.checkpoint").exists()
 
 
+def test_replay_replaces_the_pipelines_own_sources(
+    cli: Callable[..., Result], runnable: Path
+) -> None:
+    log = write_events(runnable.parent / "log.jsonl", count=2, poison=-1)
+    result = cli("replay", log, "--pipeline", runnable, "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert "replaying instead of the pipeline's own sources" in result.stderr
+    assert "ingested 3" in result.stdout  # the log's 2 events and its bad line, nothing else
+
+
 def test_replay_since_skips_older_events(cli: Callable[..., Result], agents_only: Path) -> None:
     log = write_events(agents_only.parent / "log.jsonl", poison=-1)
     since = (T0 + timedelta(minutes=3)).isoformat()

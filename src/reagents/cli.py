@@ -483,10 +483,15 @@ def _replay(
     except (FileNotFoundError, ValueError) as error:
         raise CliError(str(error)) from None
     others = [s.name for s in pipeline.sources]
+    for name in others:
+        pipeline.remove_source(name)
     pipeline.add_source(source)
     if others:
         _console(stderr=True).print(
-            Text(f"the pipeline's own sources also run: {', '.join(others)}", style="yellow")
+            Text(
+                f"replaying instead of the pipeline's own sources: {', '.join(others)}",
+                style="yellow",
+            )
         )
     _run_and_report(pipeline, forever=False, progress=progress)
 

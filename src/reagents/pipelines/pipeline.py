@@ -123,6 +123,19 @@ class Pipeline:
         self._sources.append(source)
         return source
 
+    def remove_source(self, name: str) -> Source:
+        """Take the source called ``name`` out (a replay swaps a pipeline's own sources)."""
+        if self._running:
+            raise ConfigurationError("sources must be removed before the pipeline runs")
+        for source in self._sources:
+            if source.name == name:
+                self._sources.remove(source)
+                return source
+        known = ", ".join(s.name for s in self._sources) or "none"
+        raise ConfigurationError(
+            f"pipeline {self.name!r} has no source {name!r} (sources: {known})"
+        )
+
     def add_agent(self, agent: Agent) -> Agent:
         """Run ``agent`` on the events its subscription matches."""
         if agent.id in self._agents:
