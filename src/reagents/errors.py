@@ -79,3 +79,18 @@ class FilterSyntaxError(ReagentsError, ValueError):
         self.position = position
         self.expected = expected
         self.reason = message
+
+
+class RequestTimeoutError(ReagentsError, TimeoutError):
+    """A request to an agent got no answer in time."""
+
+
+class AgentRequestError(ReagentsError, RuntimeError):
+    """The agent a request was addressed to could not handle it (it answered ``agent_error``).
+
+    ``answer`` is the ``agent_error`` event, with the stage, error type and message.
+    """
+
+    def __init__(self, message: str, answer: object) -> None:
+        super().__init__(message)
+        self.answer = answer

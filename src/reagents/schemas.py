@@ -19,18 +19,21 @@ from pydantic import BaseModel, ValidationError
 from reagents.errors import ConfigurationError, PayloadValidationError, describe_validation_error
 from reagents.events import AgentEvent
 
-__all__ = ["PayloadSchema", "PayloadSchemas"]
+__all__ = ["PayloadSchema", "PayloadSchemas", "PayloadValidator", "compile_schema"]
 
 PayloadSchema = type[BaseModel] | Mapping[str, Any]
 
 
 @dataclass(frozen=True)
-class _Entry:
+class PayloadValidator:
+    """One compiled schema (pydantic model or JSON Schema) that checks payloads."""
+
     pattern: str
     model: type[BaseModel] | None
     validator: Validator | None
 
     def check(self, event_type: str, payload: dict[str, Any]) -> None:
+        """Raise `PayloadValidationError` naming every problem if ``payload`` does not fit."""
         if self.model is not None:
             try:
                 self.model.model_validate(payload)
@@ -57,8 +60,8 @@ class PayloadSchemas:
     """
 
     def __init__(self, schemas: Mapping[str, PayloadSchema] | None = None) -> None:
-        self._exact: dict[str, _Entry] = {}
-        self._prefixes: list[tuple[str, _Entry]] = []
+        self._exact: dict[str, PayloadValidator] = {}
+        self._prefixes: list[tuple[str, PayloadValidator]] = []
         for pattern, schema in (schemas or {}).items():
             self.register(pattern, schema)
 
@@ -66,7 +69,7 @@ class PayloadSchemas:
         """Require payloads of ``pattern`` (``type`` or ``prefix*``) to satisfy ``schema``."""
         if not pattern:
             raise ConfigurationError("a schema pattern must be a non-empty event type")
-        entry = _Entry(pattern, *_compile(pattern, schema))
+        entry = compile_schema(schema, pattern)
         if pattern.endswith("*"):
             prefix = pattern[:-1]
             self._prefixes = [(p, e) for p, e in self._prefixes if p != prefix]
@@ -93,7 +96,7 @@ class PayloadSchemas:
     def __len__(self) -> int:
         return len(self._exact) + len(self._prefixes)
 
-    def _lookup(self, event_type: str) -> _Entry | None:
+    def _lookup(self, event_type: str) -> PayloadValidator | None:
         entry = self._exact.get(event_type)
         if entry is not None:
             return entry
@@ -122,3 +125,8 @@ def _compile(
         f"the schema for {pattern!r} must be a pydantic model class or a JSON Schema "
         f"mapping, not {type(schema).__name__}"
     )
+
+
+def compile_schema(schema: PayloadSchema, label: str) -> PayloadValidator:
+    """Check ``schema`` now (a broken one raises `ConfigurationError` naming ``label``)."""
+    return PayloadValidator(label, *_compile(label, schema))

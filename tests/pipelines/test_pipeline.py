@@ -450,3 +450,23 @@ async def test_a_class_agent_keeps_state(pipeline: Pipeline) -> None:
     pipeline.publish(event("tock"))
     await pipeline.run()
     assert counter.count == 3
+
+
+async def test_an_agent_does_not_hear_its_own_events_unless_addressed(
+    pipeline: Pipeline,
+) -> None:
+    heard: list[str] = []
+
+    @pipeline.agent()
+    def echo(e: AgentEvent) -> AgentEvent | None:
+        heard.append(e.event_type)
+        if e.event_type == "start":
+            return e.derive("echoed")
+        if e.event_type == "echoed":
+            return None
+        return e.derive("again", target_agents=("echo",)) if e.event_type == "loop" else None
+
+    pipeline.publish(event("start"))
+    pipeline.publish(event("loop"))
+    await pipeline.run()
+    assert heard == ["start", "loop", "again"]

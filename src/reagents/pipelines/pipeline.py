@@ -4,6 +4,8 @@ Declare sources, agents and sinks, then ``await pipeline.run()``. Each source re
 is acknowledged once every agent and sink it reached — and every event derived from
 it in-process — has handled or dead-lettered it; sources checkpoint only that. Sources
 are pulled only while the deliveries in flight are under the high-water mark.
+An agent never receives its own events through its subscription (only when they are
+addressed to it in ``target_agents``).
 """
 
 from __future__ import annotations
@@ -19,8 +21,14 @@ from reactivex.subject import Subject
 
 from reagents.dead_letter import DeadLetter, FailureStage
 from reagents.delivery import Ack, Incoming
-from reagents.errors import ConfigurationError, PayloadValidationError, ReagentsError
-from reagents.events import AgentEvent
+from reagents.errors import (
+    AgentRequestError,
+    ConfigurationError,
+    PayloadValidationError,
+    ReagentsError,
+    RequestTimeoutError,
+)
+from reagents.events import AgentEvent, new_id
 from reagents.operators.backpressure import DropReason
 from reagents.operators.filters import Filter
 from reagents.operators.retry import Backoff
@@ -28,7 +36,7 @@ from reagents.operators.throttle import RateLimit
 from reagents.pipelines.flow import FlowControl, Watermarks
 from reagents.pipelines.graph import PipelineGraph, pipeline_graph
 from reagents.pipelines.router import Router
-from reagents.pipelines.runner import AgentRunner, Delivery
+from reagents.pipelines.runner import ERROR_TYPE, AgentRunner, Delivery
 from reagents.pipelines.stats import StatsTable
 from reagents.schemas import PayloadSchemas
 from reagents.sinks.agent import Agent, Handler
@@ -102,6 +110,7 @@ class Pipeline:
         self._flow: FlowControl | None = None
         self._stopping: asyncio.Event | None = None
         self._running = False
+        self._waiting: dict[str, tuple[str, asyncio.Future[AgentEvent]]] = {}
         for source in sources:
             self.add_source(source)
         for agent in agents:
@@ -264,6 +273,59 @@ class Pipeline:
         """Like `publish`, but waits for room when the inbox is full."""
         await self.inbox.publish(event)
 
+    async def request(
+        self,
+        agent_id: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        event_type: str = "request",
+        timeout: float = 30.0,
+        priority: int = 5,
+        correlation_id: str | None = None,
+    ) -> AgentEvent:
+        """Send ``payload`` to one agent and return its first reaction to it.
+
+        The request is an event addressed to ``agent_id``; the answer is the first event
+        that agent emits in reaction (``causation_id`` = the request), so concurrent
+        requests never mix up their answers. Raises `AgentRequestError` if the agent
+        answered ``agent_error`` (it failed or rejected the input) and
+        `RequestTimeoutError` after ``timeout`` seconds. The pipeline must be running.
+        """
+        if not self._running:
+            raise RuntimeError(f"pipeline {self.name!r} must be running to send requests")
+        request = AgentEvent(
+            event_type=event_type,
+            source_agent=f"pipeline:{self.name}",
+            target_agents=(agent_id,),
+            payload=payload or {},
+            priority=priority,
+            correlation_id=correlation_id or new_id(),
+        )
+        answer: asyncio.Future[AgentEvent] = asyncio.get_running_loop().create_future()
+        self._waiting[request.event_id] = (agent_id, answer)
+        try:
+            await self.publish_async(request)
+            response = await asyncio.wait_for(answer, timeout)
+        except TimeoutError:
+            raise RequestTimeoutError(
+                f"agent {agent_id!r} did not answer {event_type!r} within {timeout}s"
+            ) from None
+        finally:
+            self._waiting.pop(request.event_id, None)
+        if response.event_type == ERROR_TYPE:
+            detail = response.payload
+            raise AgentRequestError(
+                f"agent {agent_id!r} could not handle {event_type!r}: "
+                f"{detail.get('error_type')}: {detail.get('message')}",
+                response,
+            )
+        return response
+
+    def _answer(self, event: AgentEvent) -> None:
+        waiting = self._waiting.get(event.causation_id or "")
+        if waiting is not None and waiting[0] == event.source_agent and not waiting[1].done():
+            waiting[1].set_result(event)
+
     # -- running ---------------------------------------------------------------------
 
     async def run(self, *, forever: bool = False) -> None:
@@ -424,12 +486,18 @@ class Pipeline:
             incoming.ack()
 
     def _match(self, event: AgentEvent) -> list[AgentRunner]:
+        if self._waiting:
+            self._answer(event)
         if self._bus.observers:
             self._bus.on_next(event)
         if event.target_agents:
             targets = self._targets(event)
         else:
             targets = self._agent_router.match(event)
+            if targets and event.source_agent in self._agents:
+                # An agent does not react to its own events unless they are addressed
+                # to it: the commonest accidental loop, cut at the source.
+                targets = [r for r in targets if r.agent.id != event.source_agent]
         if self._sinks:
             targets.extend(self._sink_router.match(event))
         return targets

@@ -13,18 +13,19 @@ import itertools
 import logging
 import random
 import time
-from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
 from reagents.dead_letter import DeadLetter, FailureStage
 from reagents.delivery import Ack
+from reagents.errors import PayloadValidationError
 from reagents.events import AgentEvent, utc_now
 from reagents.pipelines.rate import TokenBucket
 from reagents.pipelines.stats import AgentStats, StatsSnapshot
-from reagents.sinks.agent import Agent, collect_outputs
+from reagents.schemas import PayloadValidator
+from reagents.sinks.agent import RESPONSE_TYPE, Agent, collect_outputs
 
-__all__ = ["AgentRunner", "Delivery", "RunnerHost"]
+__all__ = ["ERROR_TYPE", "AgentRunner", "Delivery", "RunnerHost", "agent_error"]
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +139,13 @@ class AgentRunner:
 
     async def _handle(self, delivery: Delivery) -> None:
         agent, stats = self.agent, self.stats
+        if agent.input_validator is not None:
+            try:
+                agent.input_validator.check(delivery.event.event_type, delivery.event.payload)
+            except PayloadValidationError as error:
+                delivery.attempts += 1
+                self._give_up(delivery, error, FailureStage.VALIDATION)
+                return
         stats.in_flight += 1
         started = time.perf_counter()
         try:
@@ -150,6 +158,8 @@ class AgentRunner:
                     collect_outputs(result, delivery.event, agent.id, elapsed_ms),
                     agent.handler_timeout,
                 )
+            if agent.output_validator is not None:
+                _check_outputs(agent.output_validator, outputs)
         except asyncio.CancelledError:
             stats.in_flight -= 1
             raise
@@ -185,25 +195,33 @@ class AgentRunner:
             )
             self._schedule_retry(delivery, delay)
             return
-        stats.dead_lettered += 1
+        self._give_up(delivery, error, self.stage)
+
+    def _give_up(self, delivery: Delivery, error: Exception, stage: FailureStage) -> None:
+        """Dead-letter ``delivery``; an event addressed to this agent also gets an answer."""
+        self.stats.dead_lettered += 1
+        event = delivery.event
         logger.info(
             "agent %s: event %s dead-lettered after %d attempt(s): %s: %s",
             self.agent.id,
-            delivery.event.event_id,
+            event.event_id,
             delivery.attempts,
             type(error).__name__,
             error,
         )
         self._host.dead_letter(
             DeadLetter.from_error(
-                self.stage,
+                stage,
                 error,
-                event=delivery.event,
+                event=event,
                 agent_id=self.agent.id,
                 attempts=delivery.attempts,
                 first_failure_at=delivery.first_failure_at,
             )
         )
+        if self.agent.id in event.target_agents:
+            answer = agent_error(event, self.agent.id, error, stage, delivery.attempts)
+            self._host.emit([answer], delivery)
         self._host.finished(delivery)
 
     def _schedule_retry(self, delivery: Delivery, delay: float) -> None:
@@ -222,4 +240,31 @@ class AgentRunner:
         return self.agent.describe()
 
 
-Emit = Callable[[list[AgentEvent], Delivery], None]
+ERROR_TYPE = "agent_error"
+
+
+def agent_error(
+    event: AgentEvent, agent_id: str, error: Exception, stage: FailureStage, attempts: int
+) -> AgentEvent:
+    """The answer to an event addressed to an agent that could not handle it."""
+    return event.derive(
+        ERROR_TYPE,
+        {
+            "agent_id": agent_id,
+            "stage": stage.value,
+            "error_type": type(error).__name__,
+            "message": str(error) or type(error).__name__,
+            "attempts": attempts,
+            "original_event_type": event.event_type,
+        },
+        source_agent=agent_id,
+        target_agents=(),
+    )
+
+
+def _check_outputs(validator: PayloadValidator, outputs: list[AgentEvent]) -> None:
+    for output in outputs:
+        payload = output.payload
+        if output.event_type == RESPONSE_TYPE and isinstance(payload.get("result"), dict):
+            payload = payload["result"]
+        validator.check(output.event_type, payload)

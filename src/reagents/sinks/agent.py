@@ -22,6 +22,7 @@ from reagents.operators.expression import where
 from reagents.operators.filters import Filter, any_event
 from reagents.operators.retry import Backoff
 from reagents.operators.throttle import RateLimit
+from reagents.schemas import PayloadSchema, PayloadValidator, compile_schema
 
 __all__ = ["Agent", "Handler", "HandlerResult", "collect_outputs"]
 
@@ -51,7 +52,10 @@ def _subscription(value: Filter | str | None, agent_id: str) -> Filter:
 class Agent:
     """An event handler with a subscription and limits; subclass it for stateful agents.
 
-    Either pass ``handler`` or override `handle`. Class attributes (``subscription``,
+    Either pass ``handler`` or override `handle`. ``input_schema`` / ``output_schema``
+    (pydantic models or JSON Schema) declare the agent's capability: an input that does
+    not fit is dead-lettered without calling the handler; an output that does not fit
+    fails the step like an exception would. Class attributes (``subscription``,
     ``max_concurrent``, ...) act as defaults for subclasses, so a stateful agent can be
     declared in one place::
 
@@ -69,6 +73,9 @@ class Agent:
     retry: ClassVar[Backoff | None] = None
     rate: ClassVar[RateLimit | None] = None
     timeout: ClassVar[float | None] = None
+    input_schema: ClassVar[PayloadSchema | None] = None
+    output_schema: ClassVar[PayloadSchema | None] = None
+    capability: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -81,6 +88,9 @@ class Agent:
         retry: Backoff | None = None,
         rate: RateLimit | None = None,
         timeout: float | None = None,
+        input_schema: PayloadSchema | None = None,
+        output_schema: PayloadSchema | None = None,
+        capability: str | None = None,
     ) -> None:
         agent_id = id or getattr(handler, "__name__", None) or _snake(type(self).__name__)
         if not _AGENT_ID.match(agent_id):
@@ -101,6 +111,9 @@ class Agent:
         self.backoff = retry or cls.retry or Backoff()
         self.rate_limit = rate or cls.rate
         self.handler_timeout = timeout if timeout is not None else cls.timeout
+        self.capability_type = capability or cls.capability
+        self.input_validator = _validator(input_schema or cls.input_schema, agent_id, "input")
+        self.output_validator = _validator(output_schema or cls.output_schema, agent_id, "output")
         self._check_limits()
 
     def _check_limits(self) -> None:
@@ -129,6 +142,10 @@ class Agent:
 
     def __repr__(self) -> str:
         return f"<Agent {self.id} subscription={self.filter.describe()!r}>"
+
+
+def _validator(schema: PayloadSchema | None, agent_id: str, side: str) -> PayloadValidator | None:
+    return None if schema is None else compile_schema(schema, f"{agent_id} {side}")
 
 
 def _snake(name: str) -> str:
