@@ -452,7 +452,9 @@ class Pipeline:
             async for batch in source.batches():
                 for incoming in batch:
                     self._ingest(incoming)
-                if not flow.has_room:
+                if flow.has_room:
+                    await asyncio.sleep(0)  # let agents, timers and stop() run between batches
+                else:
                     await flow.wait_for_room()
         except asyncio.CancelledError:
             raise

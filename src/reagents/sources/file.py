@@ -73,8 +73,9 @@ def _write_checkpoint(path: Path, source_path: Path, checkpoint: Checkpoint) -> 
 class _LineReader:
     """Complete lines from a binary file, read in chunks; a partial last line waits."""
 
-    def __init__(self, file: BinaryIO, offset: int) -> None:
+    def __init__(self, file: BinaryIO, offset: int, end: int | None = None) -> None:
         self._file = file
+        self._end = end  # read no further than this offset (None: the file may grow)
         self._buffer = bytearray()
         self._base = offset  # file offset of _buffer[0]
         self._pos = 0  # start of the next unread line within _buffer
@@ -101,7 +102,8 @@ class _LineReader:
                 out.append((bytes(buffer[self._pos : end]), self._base + end + 1))
                 self._pos = end + 1
                 continue
-            chunk = self._file.read(_CHUNK)
+            size = _CHUNK if self._end is None else min(_CHUNK, self._end - self.read_to)
+            chunk = self._file.read(size) if size > 0 else b""
             if chunk:
                 del buffer[: self._pos]
                 self._base += self._pos
@@ -216,7 +218,10 @@ class FileSource(Source):
         self._file = open(self.path, "rb", buffering=0)  # noqa: SIM115  (released in finally)
         try:
             self._check_start(self._file)
-            reader = self._reader = _LineReader(self._file, self._start.offset)
+            # Without follow, the file is read as it was when reading began: lines appended
+            # meanwhile (say, a dead-letter log replayed into itself) are not read.
+            end = None if self._follow else os.fstat(self._file.fileno()).st_size
+            reader = self._reader = _LineReader(self._file, self._start.offset, end)
             line_no = self._start.line
             paced = self._speed is not None
             while not self._stopped:
