@@ -159,6 +159,9 @@ class AgentResponse(BaseModel):
         return _as_utc(value)
 
 
+_validate_json = AgentEvent.__pydantic_validator__.validate_json
+
+
 def encode_event(event: AgentEvent) -> bytes:
     """The event's wire form: its JSON as UTF-8 bytes (one JSONL line, one Kafka value)."""
     return event.model_dump_json().encode()
@@ -170,9 +173,10 @@ def decode_event(raw: bytes | bytearray | memoryview | str) -> AgentEvent:
     Raises `EventDecodeError` (and nothing else) with a readable reason for bytes that
     are not JSON, JSON that is not an object, or an object that is not a valid event.
     """
-    data = bytes(raw) if isinstance(raw, bytearray | memoryview) else raw
+    data = raw if type(raw) is bytes or isinstance(raw, str) else bytes(raw)
     try:
-        return AgentEvent.model_validate_json(data)
+        event: AgentEvent = _validate_json(data)
+        return event
     except ValidationError as error:
         raw_bytes = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
         raise EventDecodeError(_decode_reason(error), raw=raw_bytes) from None

@@ -17,26 +17,22 @@ from pathlib import Path
 from typing import Any
 
 from reactivex import Observable
-from reactivex.subject import Subject
 
-from reagents.dead_letter import DeadLetter, FailureStage
-from reagents.delivery import Ack, Incoming
+from reagents.dead_letter import FailureStage
 from reagents.errors import (
     AgentRequestError,
     ConfigurationError,
-    PayloadValidationError,
     ReagentsError,
     RequestTimeoutError,
 )
 from reagents.events import AgentEvent, new_id
-from reagents.operators.backpressure import DropReason
 from reagents.operators.filters import Filter
 from reagents.operators.retry import Backoff
 from reagents.operators.throttle import RateLimit
-from reagents.pipelines.flow import FlowControl, Watermarks
+from reagents.pipelines.bus import Bus
+from reagents.pipelines.flow import Watermarks
 from reagents.pipelines.graph import PipelineGraph, pipeline_graph
-from reagents.pipelines.router import Router
-from reagents.pipelines.runner import ERROR_TYPE, AgentRunner, Delivery
+from reagents.pipelines.runner import ERROR_TYPE, AgentRunner
 from reagents.pipelines.stats import StatsTable
 from reagents.schemas import PayloadSchemas
 from reagents.sinks.agent import Agent, Handler
@@ -45,7 +41,7 @@ from reagents.sinks.file import JsonlDeadLetterLog
 from reagents.sources.base import Source
 from reagents.sources.memory import MemorySource
 
-__all__ = ["Pipeline", "PipelineCounters", "SourceFailedError"]
+__all__ = ["Pipeline", "SourceFailedError"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,17 +54,6 @@ class SourceFailedError(ReagentsError, RuntimeError):
     def __init__(self, source: str, error: BaseException) -> None:
         super().__init__(f"source {source!r} failed: {type(error).__name__}: {error}")
         self.source = source
-
-
-class PipelineCounters:
-    """Pipeline-wide counters (per-agent numbers live in `Pipeline.stats`)."""
-
-    __slots__ = ("dead_letters", "emitted", "ingested")
-
-    def __init__(self) -> None:
-        self.ingested = 0
-        self.emitted = 0
-        self.dead_letters = 0
 
 
 def _sink_agent(sink: Sink) -> Agent:
@@ -98,19 +83,14 @@ class Pipeline:
         self.watermarks = watermarks or Watermarks()
         self.max_depth = max_depth
         self.drain_timeout = drain_timeout
-        self.counters = PipelineCounters()
-        self.inbox = MemorySource(name="inbox", on_drop=self._inbox_dropped)
+        letters = _dead_letter_sink(dead_letters)
+        self._bus = Bus(name, letters, schemas, max_depth, self.watermarks)
+        self.counters = self._bus.counters
+        self.inbox = MemorySource(name="inbox", on_drop=self._bus.dropper("inbox"))
         self._sources: list[Source] = []
-        self._agents: dict[str, AgentRunner] = {}
-        self._sinks: dict[str, tuple[Sink, AgentRunner]] = {}
-        self._agent_router: Router[AgentRunner] = Router()
-        self._sink_router: Router[AgentRunner] = Router()
-        self._dead_letters = _dead_letter_sink(dead_letters)
-        self._bus: Subject[AgentEvent] = Subject()
-        self._flow: FlowControl | None = None
+        self._sinks: dict[str, Sink] = {}
         self._stopping: asyncio.Event | None = None
         self._running = False
-        self._waiting: dict[str, tuple[str, asyncio.Future[AgentEvent]]] = {}
         for source in sources:
             self.add_source(source)
         for agent in agents:
@@ -147,11 +127,10 @@ class Pipeline:
 
     def add_agent(self, agent: Agent) -> Agent:
         """Run ``agent`` on the events its subscription matches."""
-        if agent.id in self._agents:
+        if agent.id in self._bus.agents:
             raise ConfigurationError(f"pipeline {self.name!r} already has an agent {agent.id!r}")
-        runner = AgentRunner(agent, self)
-        self._agents[agent.id] = runner
-        self._agent_router.add(runner, agent.filter, agent.rank)
+        runner = AgentRunner(agent, self._bus)
+        self._bus.add_agent(runner)
         if self._running:
             runner.start()
         return agent
@@ -160,9 +139,9 @@ class Pipeline:
         """Write the events ``sink.subscription`` matches to ``sink``."""
         if sink.name in self._sinks:
             raise ConfigurationError(f"pipeline {self.name!r} already has a sink {sink.name!r}")
-        runner = AgentRunner(_sink_agent(sink), self, stage=FailureStage.SINK)
-        self._sinks[sink.name] = (sink, runner)
-        self._sink_router.add(runner, sink.subscription)
+        runner = AgentRunner(_sink_agent(sink), self._bus, stage=FailureStage.SINK)
+        self._sinks[sink.name] = sink
+        self._bus.add_sink(sink.name, runner)
         if self._running:
             runner.start()
         return sink
@@ -206,43 +185,41 @@ class Pipeline:
     @property
     def agents(self) -> list[Agent]:
         """The declared agents, in registration order."""
-        return [runner.agent for runner in self._agents.values()]
+        return [runner.agent for runner in self._bus.agents.values()]
 
     @property
     def sinks(self) -> list[Sink]:
         """The declared sinks."""
-        return [sink for sink, _ in self._sinks.values()]
+        return list(self._sinks.values())
 
     def get_agent(self, agent_id: str) -> Agent:
         """The agent registered as ``agent_id``."""
         try:
-            return self._agents[agent_id].agent
+            return self._bus.agents[agent_id].agent
         except KeyError:
-            known = ", ".join(self._agents) or "none"
+            known = ", ".join(self._bus.agents) or "none"
             message = f"pipeline {self.name!r} has no agent {agent_id!r} (agents: {known})"
             raise KeyError(message) from None
 
     @property
     def events(self) -> Observable[AgentEvent]:
         """Every event routed on the bus, as a hot Rx observable (subscribe before `run`)."""
-        return self._bus
+        return self._bus.tap
 
     @property
     def in_flight(self) -> int:
         """Deliveries to agents and sinks not yet handled or dead-lettered."""
-        return self._flow.in_flight if self._flow else 0
+        return self._bus.flow.in_flight
 
     @property
     def dead_letter_sink(self) -> DeadLetterSink:
         """Where this pipeline's dead letters go."""
-        return self._dead_letters
+        return self._bus.dead_letters
 
     def stats(self) -> StatsTable:
         """Per-agent and per-sink counters now (a table in text and in Jupyter)."""
         table = StatsTable()
-        for runner in self._agents.values():
-            table[runner.id] = runner.snapshot()
-        for _, runner in self._sinks.values():
+        for runner in self._bus.runners():
             table[runner.id] = runner.snapshot()
         return table
 
@@ -254,13 +231,13 @@ class Pipeline:
         """How agents are indexed: event type, ``prefix*`` or ``*`` → agent ids."""
         return {
             key: [runner.id for runner in runners]
-            for key, runners in self._agent_router.index().items()
+            for key, runners in self._bus.agent_router.index().items()
         }
 
     def __repr__(self) -> str:
         return (
             f"<Pipeline {self.name!r} sources={[s.name for s in self._sources]} "
-            f"agents={list(self._agents)} sinks={list(self._sinks)}>"
+            f"agents={list(self._bus.agents)} sinks={list(self._sinks)}>"
         )
 
     # -- publishing ------------------------------------------------------------------
@@ -301,8 +278,7 @@ class Pipeline:
             priority=priority,
             correlation_id=correlation_id or new_id(),
         )
-        answer: asyncio.Future[AgentEvent] = asyncio.get_running_loop().create_future()
-        self._waiting[request.event_id] = (agent_id, answer)
+        answer = self._bus.expect_answer(request, agent_id)
         try:
             await self.publish_async(request)
             response = await asyncio.wait_for(answer, timeout)
@@ -311,7 +287,7 @@ class Pipeline:
                 f"agent {agent_id!r} did not answer {event_type!r} within {timeout}s"
             ) from None
         finally:
-            self._waiting.pop(request.event_id, None)
+            self._bus.forget_answer(request)
         if response.event_type == ERROR_TYPE:
             detail = response.payload
             raise AgentRequestError(
@@ -320,11 +296,6 @@ class Pipeline:
                 response,
             )
         return response
-
-    def _answer(self, event: AgentEvent) -> None:
-        waiting = self._waiting.get(event.causation_id or "")
-        if waiting is not None and waiting[0] == event.source_agent and not waiting[1].done():
-            waiting[1].set_result(event)
 
     # -- running ---------------------------------------------------------------------
 
@@ -339,9 +310,9 @@ class Pipeline:
         if self._running:
             raise RuntimeError(f"pipeline {self.name!r} is already running")
         self._running = True
-        self._flow = FlowControl(self.watermarks)
+        self._bus.reset_flow(self.watermarks)
         self._stopping = asyncio.Event()
-        runners = [*self._agents.values(), *(r for _, r in self._sinks.values())]
+        runners = self._bus.runners()
         for runner in runners:
             runner.start()
         pumps = {
@@ -378,7 +349,7 @@ class Pipeline:
         forever: bool,
     ) -> None:
         assert self._stopping is not None
-        assert self._flow is not None
+        flow = self._bus.flow
         stop_requested = asyncio.create_task(self._stopping.wait())
         try:
             pending: set[asyncio.Task[Any]] = {*pumps, inbox_pump, stop_requested}
@@ -390,7 +361,7 @@ class Pipeline:
                 if stop_requested in done:
                     return
             while forever or not self._idle():
-                waiter = asyncio.create_task(self._flow.wait_idle())
+                waiter = asyncio.create_task(flow.wait_idle())
                 done, _ = await asyncio.wait(
                     {waiter, stop_requested, inbox_pump}, return_when=asyncio.FIRST_COMPLETED
                 )
@@ -404,21 +375,20 @@ class Pipeline:
             stop_requested.cancel()
 
     def _idle(self) -> bool:
-        assert self._flow is not None
-        return self._flow.idle and len(self.inbox) == 0
+        return self._bus.flow.idle and len(self.inbox) == 0
 
     async def _drain(self) -> None:
-        assert self._flow is not None
-        if self._flow.idle:
+        flow = self._bus.flow
+        if flow.idle:
             return
         try:
-            await asyncio.wait_for(self._flow.wait_idle(), self.drain_timeout)
+            await asyncio.wait_for(flow.wait_idle(), self.drain_timeout)
         except TimeoutError:
             logger.warning(
                 "pipeline %s: %d deliveries still in flight after %.1fs; stopping without "
                 "acknowledging them (they will be delivered again)",
                 self.name,
-                self._flow.in_flight,
+                flow.in_flight,
                 self.drain_timeout,
             )
 
@@ -436,22 +406,22 @@ class Pipeline:
                     logger.exception(
                         "pipeline %s: closing source %s failed", self.name, source.name
                     )
-            for sink, _ in self._sinks.values():
+            for sink in self._sinks.values():
                 try:
                     await sink.close()
                 except Exception:
                     logger.exception("pipeline %s: closing sink %s failed", self.name, sink.name)
-            self._dead_letters.close()
+            self._bus.dead_letters.close()
         finally:
             self._running = False
 
     async def _pump(self, source: Source) -> None:
-        assert self._flow is not None
-        flow = self._flow
+        bus = self._bus
         try:
             async for batch in source.batches():
                 for incoming in batch:
-                    self._ingest(incoming)
+                    bus.ingest(incoming)
+                flow = bus.flow
                 if flow.has_room:
                     await asyncio.sleep(0)  # let agents, timers and stop() run between batches
                 else:
@@ -460,121 +430,6 @@ class Pipeline:
             raise
         except Exception as error:
             raise SourceFailedError(source.name, error) from error
-
-    # -- routing -------------------------------------------------------------------
-
-    def _ingest(self, incoming: Incoming) -> None:
-        item = incoming.item
-        self.counters.ingested += 1
-        if not isinstance(item, AgentEvent):
-            self.dead_letter(item)
-            incoming.ack()
-            return
-        if self.schemas is not None:
-            try:
-                self.schemas.validate(item)
-            except PayloadValidationError as error:
-                self.dead_letter(
-                    DeadLetter.from_error(
-                        FailureStage.VALIDATION, error, event=item, origin=incoming.origin or None
-                    )
-                )
-                incoming.ack()
-                return
-        targets = self._match(item)
-        if targets:
-            self._deliver(item, targets, Ack(incoming.ack, holders=0), 0)
-        else:
-            incoming.ack()
-
-    def _match(self, event: AgentEvent) -> list[AgentRunner]:
-        if self._waiting:
-            self._answer(event)
-        if self._bus.observers:
-            self._bus.on_next(event)
-        if event.target_agents:
-            targets = self._targets(event)
-        else:
-            targets = self._agent_router.match(event)
-            if targets and event.source_agent in self._agents:
-                # An agent does not react to its own events unless they are addressed
-                # to it: the commonest accidental loop, cut at the source.
-                targets = [r for r in targets if r.agent.id != event.source_agent]
-        if self._sinks:
-            targets.extend(self._sink_router.match(event))
-        return targets
-
-    def _deliver(self, event: AgentEvent, targets: list[AgentRunner], ack: Ack, depth: int) -> None:
-        assert self._flow is not None
-        ack.hold(len(targets))
-        self._flow.acquire(len(targets))
-        for runner in targets:
-            runner.submit(Delivery(event, ack, depth))
-
-    def _targets(self, event: AgentEvent) -> list[AgentRunner]:
-        found = []
-        for agent_id in event.target_agents:
-            runner = self._agents.get(agent_id)
-            if runner is None:
-                self.dead_letter(
-                    DeadLetter.from_error(
-                        FailureStage.ROUTING,
-                        LookupError(
-                            f"event is addressed to agent {agent_id!r}, which pipeline "
-                            f"{self.name!r} does not have"
-                        ),
-                        event=event,
-                    )
-                )
-            else:
-                found.append(runner)
-        return found
-
-    # -- RunnerHost ------------------------------------------------------------------
-
-    def emit(self, events: list[AgentEvent], cause: Delivery) -> None:
-        """Route an agent's outputs; they hold the cause's source record open."""
-        depth = cause.depth + 1
-        self.counters.emitted += len(events)
-        for event in events:
-            if depth > self.max_depth:
-                self.dead_letter(
-                    DeadLetter.from_error(
-                        FailureStage.ROUTING,
-                        RecursionError(
-                            f"causation chain deeper than max_depth={self.max_depth} (a runaway "
-                            f"cycle of agents reacting to each other?); last emitted by "
-                            f"{event.source_agent!r}"
-                        ),
-                        event=event,
-                        agent_id=event.source_agent,
-                    )
-                )
-                continue
-            targets = self._match(event)
-            if targets:
-                self._deliver(event, targets, cause.ack, depth)
-
-    def dead_letter(self, letter: DeadLetter) -> None:
-        """Record a dead letter (it is written before anything is acknowledged)."""
-        self.counters.dead_letters += 1
-        self._dead_letters.write(letter)
-
-    def finished(self, delivery: Delivery) -> None:
-        """A delivery is handled or dead-lettered."""
-        delivery.ack.release()
-        assert self._flow is not None
-        self._flow.release()
-
-    def _inbox_dropped(self, event: AgentEvent, reason: DropReason) -> None:
-        self.dead_letter(
-            DeadLetter.from_error(
-                FailureStage.ROUTING,
-                OverflowError(f"the pipeline inbox was full ({reason})"),
-                event=event,
-                origin="inbox",
-            )
-        )
 
 
 def _dead_letter_sink(value: DeadLetterSink | str | Path | None) -> DeadLetterSink:

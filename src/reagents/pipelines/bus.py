@@ -1,0 +1,212 @@
+"""`Bus`: routes events to agents and sinks and accounts for every delivery.
+
+It takes records from sources (`ingest`) and reactions from agents (`emit`), finds
+their subscribers through the indexed routers, queues one `Delivery` per subscriber,
+and acknowledges the source record when the last delivery derived from it finished
+or was dead-lettered. It is the `RunnerHost` of every agent runner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from reactivex.subject import Subject
+
+from reagents.dead_letter import DeadLetter, FailureStage
+from reagents.delivery import Ack, Incoming
+from reagents.errors import PayloadValidationError
+from reagents.events import AgentEvent
+from reagents.pipelines.flow import FlowControl, Watermarks
+from reagents.pipelines.router import Router
+from reagents.pipelines.runner import AgentRunner, Delivery
+from reagents.schemas import PayloadSchemas
+from reagents.sinks.base import DeadLetterSink
+
+__all__ = ["Bus", "BusCounters"]
+
+
+class BusCounters:
+    """Bus-wide counters (per-agent numbers live in each runner's stats)."""
+
+    __slots__ = ("dead_letters", "emitted", "ingested")
+
+    def __init__(self) -> None:
+        self.ingested = 0
+        self.emitted = 0
+        self.dead_letters = 0
+
+
+class Bus:
+    """The routing core of a pipeline: subscriptions, deliveries, acks, dead letters.
+
+    An agent never receives its own events through its subscription, only when they
+    are addressed to it in ``target_agents``: the commonest accidental loop, cut here.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        dead_letters: DeadLetterSink,
+        schemas: PayloadSchemas | None,
+        max_depth: int,
+        watermarks: Watermarks,
+    ) -> None:
+        self.name = name
+        self.dead_letters = dead_letters
+        self.schemas = schemas
+        self.max_depth = max_depth
+        self.counters = BusCounters()
+        self.flow = FlowControl(watermarks)
+        self.agents: dict[str, AgentRunner] = {}
+        self.sinks: dict[str, AgentRunner] = {}
+        self.agent_router: Router[AgentRunner] = Router()
+        self.sink_router: Router[AgentRunner] = Router()
+        self.tap: Subject[AgentEvent] = Subject()
+        self._answers: dict[str, tuple[str, asyncio.Future[AgentEvent]]] = {}
+
+    # -- wiring ----------------------------------------------------------------------
+
+    def add_agent(self, runner: AgentRunner) -> None:
+        """Route the events the runner's agent subscribes to (or is addressed) to it."""
+        self.agents[runner.id] = runner
+        self.agent_router.add(runner, runner.agent.filter, runner.agent.rank)
+
+    def add_sink(self, name: str, runner: AgentRunner) -> None:
+        """Route every event the sink's subscription matches to its runner."""
+        self.sinks[name] = runner
+        self.sink_router.add(runner, runner.agent.filter)
+
+    def runners(self) -> list[AgentRunner]:
+        """Every agent runner, then every sink runner."""
+        return [*self.agents.values(), *self.sinks.values()]
+
+    def reset_flow(self, watermarks: Watermarks) -> None:
+        """Start a run with fresh in-flight accounting."""
+        self.flow = FlowControl(watermarks)
+
+    # -- answers to requests -----------------------------------------------------------
+
+    def expect_answer(self, request: AgentEvent, agent_id: str) -> asyncio.Future[AgentEvent]:
+        """A future resolved with ``agent_id``'s first reaction to ``request``."""
+        answer: asyncio.Future[AgentEvent] = asyncio.get_running_loop().create_future()
+        self._answers[request.event_id] = (agent_id, answer)
+        return answer
+
+    def forget_answer(self, request: AgentEvent) -> None:
+        """Stop waiting for an answer to ``request``."""
+        self._answers.pop(request.event_id, None)
+
+    def _answer(self, event: AgentEvent) -> None:
+        waiting = self._answers.get(event.causation_id or "")
+        if waiting is not None and waiting[0] == event.source_agent and not waiting[1].done():
+            waiting[1].set_result(event)
+
+    # -- routing -----------------------------------------------------------------------
+
+    def ingest(self, incoming: Incoming) -> None:
+        """Route one source record; ack it at once if nothing subscribes to it."""
+        item = incoming.item
+        self.counters.ingested += 1
+        if not isinstance(item, AgentEvent):
+            self.dead_letter(item)
+            incoming.ack()
+            return
+        if self.schemas is not None:
+            try:
+                self.schemas.validate(item)
+            except PayloadValidationError as error:
+                origin = incoming.origin or None
+                self.dead_letter(
+                    DeadLetter.from_error(FailureStage.VALIDATION, error, event=item, origin=origin)
+                )
+                incoming.ack()
+                return
+        targets = self._match(item)
+        if targets:
+            self._deliver(item, targets, Ack(incoming.ack, holders=0), 0)
+        else:
+            incoming.ack()
+
+    def _match(self, event: AgentEvent) -> list[AgentRunner]:
+        if self._answers:
+            self._answer(event)
+        if self.tap.observers:
+            self.tap.on_next(event)
+        if event.target_agents:
+            targets = self._addressed(event)
+        else:
+            targets = self.agent_router.match(event)
+            if targets and event.source_agent in self.agents:
+                targets = [r for r in targets if r.agent.id != event.source_agent]
+        if self.sinks:
+            targets.extend(self.sink_router.match(event))
+        return targets
+
+    def _deliver(self, event: AgentEvent, targets: list[AgentRunner], ack: Ack, depth: int) -> None:
+        ack.hold(len(targets))
+        self.flow.acquire(len(targets))
+        for runner in targets:
+            runner.submit(Delivery(event, ack, depth))
+
+    def _addressed(self, event: AgentEvent) -> list[AgentRunner]:
+        found = []
+        for agent_id in event.target_agents:
+            runner = self.agents.get(agent_id)
+            if runner is None:
+                error = LookupError(
+                    f"event is addressed to agent {agent_id!r}, which pipeline "
+                    f"{self.name!r} does not have"
+                )
+                self.dead_letter(DeadLetter.from_error(FailureStage.ROUTING, error, event=event))
+            else:
+                found.append(runner)
+        return found
+
+    # -- RunnerHost ----------------------------------------------------------------------
+
+    def emit(self, events: list[AgentEvent], cause: Delivery) -> None:
+        """Route an agent's reactions; they hold the cause's source record open."""
+        depth = cause.depth + 1
+        self.counters.emitted += len(events)
+        for event in events:
+            if depth > self.max_depth:
+                self.dead_letter(self._runaway(event))
+                continue
+            targets = self._match(event)
+            if targets:
+                self._deliver(event, targets, cause.ack, depth)
+
+    def _runaway(self, event: AgentEvent) -> DeadLetter:
+        error = RecursionError(
+            f"causation chain deeper than max_depth={self.max_depth} (a runaway cycle of "
+            f"agents reacting to each other?); last emitted by {event.source_agent!r}"
+        )
+        return DeadLetter.from_error(
+            FailureStage.ROUTING, error, event=event, agent_id=event.source_agent
+        )
+
+    def dead_letter(self, letter: DeadLetter) -> None:
+        """Record a dead letter (it is written before anything is acknowledged)."""
+        self.counters.dead_letters += 1
+        self.dead_letters.write(letter)
+
+    def finished(self, delivery: Delivery) -> None:
+        """A delivery is handled or dead-lettered."""
+        delivery.ack.release()
+        self.flow.release()
+
+    def dropper(self, origin: str) -> Callable[[AgentEvent, str], None]:
+        """An ``on_drop`` callback that dead-letters what a full buffer drops."""
+
+        def dropped(event: AgentEvent, reason: str) -> None:
+            self.dead_letter(
+                DeadLetter.from_error(
+                    FailureStage.ROUTING,
+                    OverflowError(f"the {origin} buffer was full ({reason})"),
+                    event=event,
+                    origin=origin,
+                )
+            )
+
+        return dropped
