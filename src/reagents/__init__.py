@@ -10,11 +10,13 @@ Submodules not re-exported here are private by convention.
 from reagents.dead_letter import DeadLetter, FailureStage
 from reagents.delivery import Incoming
 from reagents.errors import (
+    AgentRequestError,
     ConfigurationError,
     EventDecodeError,
     FilterSyntaxError,
     PayloadValidationError,
     ReagentsError,
+    RequestTimeoutError,
 )
 from reagents.events import AgentEvent, AgentResponse, decode_event, encode_event
 from reagents.operators import (
@@ -26,6 +28,7 @@ from reagents.operators import (
     Overflow,
     RateLimit,
     TypeSet,
+    addressed_only,
     any_event,
     bounded_buffer,
     deduplicate,
@@ -44,8 +47,16 @@ from reagents.operators import (
     where_type,
 )
 from reagents.pipelines.flow import Watermarks
+from reagents.pipelines.idempotency import (
+    MemoryIdempotencyStore,
+    SqliteIdempotencyStore,
+    idempotent,
+)
 from reagents.pipelines.pipeline import Pipeline, SourceFailedError
+from reagents.pipelines.saga import Saga, SagaCoordinator, SagaStep, reject
+from reagents.pipelines.saga_store import SagaStatus, SagaStore, SqliteSagaStore
 from reagents.pipelines.stats import StatsSnapshot, StatsTable
+from reagents.pipelines.workflow import Workflow, WorkflowCoordinator, WorkflowStep
 from reagents.schemas import PayloadSchemas
 from reagents.sinks.agent import Agent
 from reagents.sinks.base import DeadLetterSink, Sink
@@ -60,6 +71,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Agent",
     "AgentEvent",
+    "AgentRequestError",
     "AgentResponse",
     "Backoff",
     "BufferOverflowError",
@@ -77,6 +89,7 @@ __all__ = [
     "Incoming",
     "JsonlDeadLetterLog",
     "MemoryDeadLetters",
+    "MemoryIdempotencyStore",
     "MemorySink",
     "MemorySource",
     "Overflow",
@@ -85,25 +98,39 @@ __all__ = [
     "Pipeline",
     "RateLimit",
     "ReagentsError",
+    "RequestTimeoutError",
+    "Saga",
+    "SagaCoordinator",
+    "SagaStatus",
+    "SagaStep",
+    "SagaStore",
     "Sink",
     "Source",
     "SourceFailedError",
+    "SqliteIdempotencyStore",
+    "SqliteSagaStore",
     "StatsSnapshot",
     "StatsTable",
     "TypeSet",
     "Watermarks",
+    "Workflow",
+    "WorkflowCoordinator",
+    "WorkflowStep",
     "__version__",
+    "addressed_only",
     "any_event",
     "bounded_buffer",
     "decode_event",
     "deduplicate",
     "encode_event",
+    "idempotent",
     "map_isolated",
     "map_isolated_async",
     "parse_expression",
     "priority_buffer",
     "priority_merge",
     "read_dead_letters",
+    "reject",
     "retry_with_backoff",
     "throttle",
     "where",

@@ -7,7 +7,6 @@ the pipeline's routing and the agents' logic are checked from the outside.
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 import subprocess
@@ -16,34 +15,22 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import pytest_asyncio
 
 from reagents.pipelines.pipeline import Pipeline
+from tests.examples import EXAMPLES, load_example
 
 pytestmark = pytest.mark.integration
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DATA = EXAMPLES / "data" / "market.jsonl"
 GENERATOR = EXAMPLES / "data" / "generate_market.py"
 TRADED = {"AAPL", "MSFT", "GOOGL"}
 LIMIT = 300
 
 Event = dict[str, Any]
-
-
-def load_example(name: str) -> ModuleType:
-    """Import ``examples/<name>.py`` (examples is not a package)."""
-    spec = importlib.util.spec_from_file_location(f"examples_{name}", EXAMPLES / f"{name}.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while building
-    spec.loader.exec_module(module)
-    return module
 
 
 trading = load_example("trading")

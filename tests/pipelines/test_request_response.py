@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TypeVar
 
 import pytest
@@ -15,8 +15,12 @@ from reagents import (
     AgentEvent,
     Backoff,
     FailureStage,
+    Incoming,
     MemoryDeadLetters,
     Pipeline,
+    Source,
+    SourceFailedError,
+    addressed_only,
 )
 from reagents.errors import AgentRequestError, ConfigurationError, RequestTimeoutError
 
@@ -42,13 +46,8 @@ async def running(letters: MemoryDeadLetters) -> AsyncIterator[Pipeline]:
 
 
 async def serve(pipeline: Pipeline, work: Callable[[], Awaitable[T]]) -> T:
-    task = asyncio.create_task(pipeline.run(forever=True))
-    try:
-        await asyncio.sleep(0)  # let the pipeline start
+    async with pipeline.serving():
         return await work()
-    finally:
-        pipeline.request_stop()
-        await task
 
 
 async def test_concurrent_requests_get_their_own_answers(running: Pipeline) -> None:
@@ -129,6 +128,39 @@ async def test_invalid_output_fails_the_step(running: Pipeline, letters: MemoryD
     good = await serve(running, work)
     assert good.payload["result"] == {"price": 3.5}
     assert letters.letters[0].agent_id == "pricer"
+
+
+async def test_an_addressed_only_agent_sees_requests_but_not_traffic(running: Pipeline) -> None:
+    seen: list[str] = []
+    running.add_agent(
+        Agent(
+            lambda e: seen.append(e.event_type) or {"ok": True},
+            id="svc",
+            subscription=addressed_only(),
+        )
+    )
+
+    async def work() -> None:
+        await running.publish_async(AgentEvent(event_type="noise"))
+        await running.request("svc", {}, event_type="ping")
+
+    await serve(running, work)
+    assert seen == ["ping"]
+    assert running.subscriptions_index() == {}
+
+
+async def test_serving_raises_what_broke_the_pipeline_at_start() -> None:
+    class Broken(Source):
+        name = "broken"
+
+        async def batches(self) -> AsyncIterator[Sequence[Incoming]]:
+            raise OSError("no such device")
+            yield []
+
+    pipeline = Pipeline("p", sources=[Broken()], dead_letters=MemoryDeadLetters())
+    with pytest.raises(SourceFailedError, match="no such device"):
+        async with pipeline.serving():
+            await asyncio.sleep(0.01)
 
 
 async def test_requests_need_a_running_pipeline(running: Pipeline) -> None:

@@ -17,6 +17,7 @@ from reagents.operators.expression import parse_expression, where
 from reagents.operators.filters import (
     Filter,
     TypeSet,
+    addressed_only,
     any_event,
     where_content,
     where_field,
@@ -38,6 +39,7 @@ __all__ = [
     "Overflow",
     "RateLimit",
     "TypeSet",
+    "addressed_only",
     "any_event",
     "bounded_buffer",
     "deduplicate",

@@ -27,6 +27,7 @@ from reagents.operators.fields import MISSING, field_getter
 
 __all__ = [
     "AllOf",
+    "addressed_only",
     "AnyOf",
     "ContentFilter",
     "FieldFilter",
@@ -143,6 +144,28 @@ class _AnyEvent(Filter):
 
     def describe(self) -> str:
         return "any event"
+
+
+class _AddressedOnly(Filter):
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__(lambda event: False)
+
+    def accepted_types(self) -> TypeSet:
+        return TypeSet()
+
+    def describe(self) -> str:
+        return "only events addressed to it"
+
+
+def addressed_only() -> Filter:
+    """A subscription no event matches: the agent gets only events addressed to it.
+
+    For agents that serve requests and commands (`Pipeline.request`, sagas) and should
+    not see the rest of the traffic.
+    """
+    return _AddressedOnly()
 
 
 def any_event() -> Filter:

@@ -11,8 +11,9 @@ addressed to it in ``target_agents``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,7 @@ class Pipeline:
         self._sources: list[Source] = []
         self._sinks: dict[str, Sink] = {}
         self._stopping: asyncio.Event | None = None
+        self._started = asyncio.Event()
         self._running = False
         for source in sources:
             self.add_source(source)
@@ -315,6 +317,7 @@ class Pipeline:
         runners = self._bus.runners()
         for runner in runners:
             runner.start()
+        self._started.set()
         pumps = {
             asyncio.create_task(self._pump(s), name=f"reagents:{s.name}"): s for s in self._sources
         }
@@ -323,7 +326,32 @@ class Pipeline:
             await self._until_finished(pumps, inbox_pump, forever)
             await self._drain()
         finally:
+            self._started.clear()
             await self._shutdown([*pumps, inbox_pump], runners)
+
+    async def wait_started(self) -> None:
+        """Return once `run` has started the agents (requests can be sent from then on)."""
+        await self._started.wait()
+
+    @contextlib.asynccontextmanager
+    async def serving(self) -> AsyncIterator[Pipeline]:
+        """Run the pipeline as a service for the duration of an ``async with`` block.
+
+        On entry it is started (``run(forever=True)``) and ready for `request` and
+        `publish`; on exit it stops and drains. An error of the pipeline itself is
+        raised when the block ends.
+        """
+        task = asyncio.create_task(self.run(forever=True), name=f"reagents:{self.name}")
+        started = asyncio.create_task(self.wait_started())
+        await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED)
+        started.cancel()
+        if task.done():
+            await task  # it failed while starting: raise why
+        try:
+            yield self
+        finally:
+            self.request_stop()
+            await task
 
     def request_stop(self) -> None:
         """Ask a running pipeline to stop reading and drain (returns at once)."""
