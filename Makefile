@@ -11,7 +11,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e '.[dev,kafka]'
+	$(BIN)/pip install --quiet -e '.[dev,kafka,notebooks]'
 	touch $(STAMP)
 
 ## Run the main demo on the embedded in-process bus (no broker needed).

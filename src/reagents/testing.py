@@ -110,7 +110,12 @@ def cold_events(
 def hot_events(
     scheduler: TestScheduler, diagram: str, events: Mapping[str, AgentEvent]
 ) -> HotObservable[AgentEvent]:
-    """A hot observable whose diagram starts at subscription time (200 s) by convention."""
+    """A hot observable whose diagram starts at subscription time (200 s) by convention.
+
+    As with any hot source, what it emits at the very instant of subscription (the
+    diagram's first character) happens before the subscriber is there: start a hot
+    diagram with ``-`` when its first event matters.
+    """
     return scheduler.create_hot_observable(_messages(diagram, events, _SUBSCRIBED))
 
 

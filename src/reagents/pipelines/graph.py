@@ -7,7 +7,8 @@ agent's reactions go back onto the bus; failures go to the dead letters::
                  └──[subscription]──▶ sink      agent ──failures──▶ dead letters
 
 Render it with `PipelineGraph.to_text` (an indented tree), `PipelineGraph.to_mermaid`
-(a ``flowchart LR``) or `PipelineGraph.to_dict` (JSON-ready data).
+(a ``flowchart LR``), `PipelineGraph.to_svg` (a picture; Jupyter shows it) or
+`PipelineGraph.to_dict` (JSON-ready data).
 """
 
 from __future__ import annotations
@@ -111,6 +112,16 @@ class PipelineGraph:
     def to_mermaid(self) -> str:
         """A Mermaid ``flowchart LR``; labels are escaped so any filter text is safe."""
         return _render_mermaid(self)
+
+    def to_svg(self) -> str:
+        """A standalone SVG picture (pure Python, offline; see `graph_svg.graph_to_svg`)."""
+        from reagents.pipelines.graph_svg import graph_to_svg
+
+        return graph_to_svg(self)
+
+    def _repr_svg_(self) -> str:
+        """Jupyter shows the graph as a picture."""
+        return self.to_svg()
 
 
 def pipeline_graph(pipeline: Pipeline) -> PipelineGraph:

@@ -229,6 +229,10 @@ class Pipeline:
         """The operator graph: sources, bus, subscriptions, agents, sinks, dead letters."""
         return pipeline_graph(self)
 
+    def _repr_svg_(self) -> str:
+        """Jupyter shows a pipeline as its operator graph."""
+        return self.graph().to_svg()
+
     def subscriptions_index(self) -> dict[str, list[str]]:
         """How agents are indexed: event type, ``prefix*`` or ``*`` → agent ids."""
         return {

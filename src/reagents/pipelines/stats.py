@@ -104,9 +104,17 @@ class StatsTable(dict[str, StatsSnapshot]):
 
     def _repr_html_(self) -> str:
         head, *body = self.rows()
-        th = "".join(f"<th>{escape(c)}</th>" for c in head)
-        trs = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in r) + "</tr>" for r in body)
+        th = "".join(_html_cell("th", i, c) for i, c in enumerate(head))
+        trs = "".join(
+            "<tr>" + "".join(_html_cell("td", i, c) for i, c in enumerate(r)) + "</tr>"
+            for r in body
+        )
         return f"<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>"
+
+
+def _html_cell(tag: str, column: int, text: str) -> str:
+    align = ' style="text-align:right"' if column else ""  # numbers right, names left
+    return f"<{tag}{align}>{escape(text)}</{tag}>"
 
 
 def _cell(value: object) -> str:
