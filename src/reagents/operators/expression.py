@@ -51,10 +51,21 @@ import fnmatch
 import operator
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Final
 
 from reagents.errors import FilterSyntaxError
+from reagents.operators._expression_syntax import (
+    AndExpr,
+    Comparison,
+    Expression,
+    FieldRef,
+    NotExpr,
+    OrExpr,
+    Parser,
+    Truthy,
+    Value,
+)
+from reagents.operators._expression_tokens import Scalar, literal
 from reagents.operators.fields import EVENT_FIELDS
 from reagents.operators.filters import AllOf, AnyOf, FieldFilter, Filter, Not, where_type
 
@@ -71,317 +82,14 @@ __all__ = [
     "where",
 ]
 
-Scalar = str | int | float | bool | None
 Test = Callable[[Any], bool]
 
-
-@dataclass(frozen=True, slots=True)
-class FieldRef:
-    """A field path as written (``payload.symbol``) and where it starts in the text."""
-
-    path: str
-    position: int
-
-
-@dataclass(frozen=True, slots=True)
-class Value:
-    """A literal value and where it starts in the text."""
-
-    value: Scalar
-    position: int
-
-
-@dataclass(frozen=True, slots=True)
-class Comparison:
-    """``field operator value``; ``negated`` for ``NOT IN``/``NOT CONTAINS``/``NOT MATCHES``."""
-
-    field: FieldRef
-    operator: str
-    value: Value | tuple[Value, ...]
-    negated: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Truthy:
-    """A bare field: present and truthy."""
-
-    field: FieldRef
-
-
-@dataclass(frozen=True, slots=True)
-class NotExpr:
-    """``NOT operand``."""
-
-    operand: Expression
-
-
-@dataclass(frozen=True, slots=True)
-class AndExpr:
-    """``a AND b AND ...``."""
-
-    operands: tuple[Expression, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class OrExpr:
-    """``a OR b OR ...``."""
-
-    operands: tuple[Expression, ...]
-
-
-Expression = OrExpr | AndExpr | NotExpr | Comparison | Truthy
-
-# ---------------------------------------------------------------------------- tokens
-
-_KEYWORDS: Final = frozenset({"AND", "OR", "NOT", "IN", "CONTAINS", "MATCHES"})
-_CONSTANTS: Final[dict[str, Scalar]] = {"TRUE": True, "FALSE": False, "NULL": None}
-_WORD_CHARS = r"\w.*?:/-"
-_TEXT = re.compile(r"\S")
-_WORD = re.compile(rf"[{_WORD_CHARS}]+")
-_NUMBER = re.compile(rf"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?(?![{_WORD_CHARS}])")
-_OPERATOR = re.compile(r"<=|>=|!=|=|<|>")
-_SEGMENT = re.compile(r"[\w-]+")
 _GLOB = re.compile(r"[*?]")
-_MAX_DEPTH: Final = 64
-_CHILDREN: Final = frozenset({"payload", "target_agents"})
-_FIELDS: Final = ", ".join(sorted(EVENT_FIELDS)) + " or payload.<key>"
-_COMPARATOR: Final = "a comparison operator (=, !=, <, <=, >, >=, IN, CONTAINS, MATCHES)"
-_CONDITION: Final = "a condition (a field such as type, priority or payload.<key>), NOT or '('"
-_VALUE: Final = "a value (a quoted string, a number, true, false, null or a bare word)"
-_HINTS: Final = {"&": "AND", "|": "OR", "!": "NOT or !="}
-
-
-@dataclass(frozen=True, slots=True)
-class _Token:
-    kind: str  # op ( ) , string number word keyword constant end
-    text: str
-    position: int
-    value: Scalar = None
-
-    def shown(self) -> str:
-        return "end of expression" if self.kind == "end" else repr(self.text)
-
-
-def _tokenize(text: str) -> list[_Token]:
-    tokens: list[_Token] = []
-    index = _skip_space(text, 0)
-    while index < len(text):
-        char = text[index]
-        if char in "'\"":
-            tokens.append(_string(text, index))
-        elif char in "(),":
-            tokens.append(_Token(char, char, index))
-        elif match := _OPERATOR.match(text, index):
-            tokens.append(_Token("op", match.group(), index))
-        elif match := _NUMBER.match(text, index):
-            tokens.append(
-                _Token("number", match.group(), index, _number(match.group(), index, text))
-            )
-        elif match := _WORD.match(text, index):
-            tokens.append(_word(match.group(), index))
-        else:
-            hint = _HINTS.get(char)
-            raise FilterSyntaxError(
-                f"unexpected character {char!r}", expression=text, position=index, expected=hint
-            )
-        index = _skip_space(text, index + len(tokens[-1].text))
-    tokens.append(_Token("end", "", len(text)))
-    return tokens
-
-
-def _skip_space(text: str, index: int) -> int:
-    match = _TEXT.search(text, index)
-    return match.start() if match else len(text)
-
-
-def _string(text: str, start: int) -> _Token:
-    quote, index = text[start], start + 1
-    while (index := text.find(quote, index)) != -1:
-        if text.startswith(quote, index + 1):
-            index += 2
-            continue
-        raw = text[start : index + 1]
-        return _Token("string", raw, start, raw[1:-1].replace(quote * 2, quote))
-    raise FilterSyntaxError(
-        "unterminated string (write a quote inside a string twice: 'it''s')",
-        expression=text,
-        position=start,
-        expected=f"a closing {quote}",
-    )
-
-
-def _number(raw: str, position: int, text: str) -> int | float:
-    try:
-        return float(raw) if any(c in raw for c in ".eE") else int(raw)
-    except ValueError:  # more digits than int() accepts
-        raise FilterSyntaxError("number too long", expression=text, position=position) from None
-
-
-def _word(raw: str, position: int) -> _Token:
-    upper = raw.upper() if raw.isascii() else ""
-    if upper in _KEYWORDS:
-        return _Token("keyword", upper, position)
-    if upper in _CONSTANTS:
-        return _Token("constant", raw, position, _CONSTANTS[upper])
-    return _Token("word", raw, position, raw)
-
-
-# ---------------------------------------------------------------------------- parser
-
-
-class _Parser:
-    """Recursive descent over the tokens: or → and → not → primary → predicate."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.tokens = _tokenize(text)
-        self.index = 0
-        self.depth = 0
-
-    def error(self, message: str, token: _Token, expected: str | None = None) -> FilterSyntaxError:
-        return FilterSyntaxError(
-            message, expression=self.text, position=token.position, expected=expected
-        )
-
-    def peek(self) -> _Token:
-        return self.tokens[self.index]
-
-    def take(self) -> _Token:
-        token = self.tokens[self.index]
-        self.index += 1
-        return token
-
-    def is_keyword(self, *words: str) -> bool:
-        token = self.peek()
-        return token.kind == "keyword" and token.text in words
-
-    def parse(self) -> Expression:
-        if self.peek().kind == "end":
-            raise self.error("empty expression", self.peek(), "a condition such as type = alert")
-        tree = self.disjunction()
-        token = self.peek()
-        if token.kind != "end":
-            what = "unmatched ')'" if token.kind == ")" else f"unexpected {token.shown()}"
-            raise self.error(what, token, "AND, OR or end of expression")
-        return tree
-
-    def disjunction(self) -> Expression:
-        operands = [self.conjunction()]
-        while self.is_keyword("OR"):
-            self.take()
-            operands.append(self.conjunction())
-        return operands[0] if len(operands) == 1 else OrExpr(tuple(operands))
-
-    def conjunction(self) -> Expression:
-        operands = [self.negation()]
-        while self.is_keyword("AND"):
-            self.take()
-            operands.append(self.negation())
-        return operands[0] if len(operands) == 1 else AndExpr(tuple(operands))
-
-    def negation(self) -> Expression:
-        count = 0
-        while self.is_keyword("NOT"):
-            self.take()
-            count += 1
-        operand = self.primary()
-        return NotExpr(operand) if count % 2 else operand
-
-    def primary(self) -> Expression:
-        token = self.take()
-        if token.kind == "word":
-            return self.predicate(_field(token, self.text))
-        if token.kind != "(":
-            raise self.error(f"unexpected {token.shown()}", token, _CONDITION)
-        self.depth += 1
-        if self.depth > _MAX_DEPTH:
-            raise self.error(f"more than {_MAX_DEPTH} nested parentheses", token)
-        tree = self.disjunction()
-        closing = self.take()
-        if closing.kind != ")":
-            what = (
-                f"'(' at position {token.position} is never closed"
-                if closing.kind == "end"
-                else f"unexpected {closing.shown()}"
-            )
-            raise self.error(what, closing, "AND, OR or ')'")
-        self.depth -= 1
-        return tree
-
-    def predicate(self, field: FieldRef) -> Expression:
-        token = self.peek()
-        if token.kind in ("end", ")") or (token.kind == "keyword" and token.text in ("AND", "OR")):
-            return Truthy(field)
-        self.take()
-        if token.kind == "op":
-            return Comparison(field, token.text, self.value())
-        negated = token.kind == "keyword" and token.text == "NOT"
-        if negated:
-            token = self.take()
-        if token.kind == "keyword" and token.text == "IN":
-            return Comparison(field, "IN", self.values(), negated)
-        if token.kind == "keyword" and token.text in ("CONTAINS", "MATCHES"):
-            return Comparison(field, token.text, self.value(), negated)
-        expected = "IN, CONTAINS or MATCHES after NOT" if negated else _COMPARATOR
-        raise self.error(f"unexpected {token.shown()} after field {field.path!r}", token, expected)
-
-    def value(self) -> Value:
-        token = self.take()
-        if token.kind in ("string", "number", "word", "constant"):
-            return Value(token.value, token.position)
-        message = f"unexpected {token.shown()}"
-        if token.kind == "keyword":
-            message += f" ({token.text} is a keyword: quote it to use it as text)"
-        elif token.text == "=":
-            message += " (equality is a single '=')"
-        raise self.error(message, token, _VALUE)
-
-    def values(self) -> tuple[Value, ...]:
-        opening = self.take()
-        if opening.kind != "(":
-            raise self.error(f"unexpected {opening.shown()} after IN", opening, "'(' and a list")
-        items = [self.value()]
-        while (token := self.take()).kind == ",":
-            items.append(self.value())
-        if token.kind != ")":
-            raise self.error(f"unexpected {token.shown()} in a list", token, "',' or ')'")
-        return tuple(items)
-
-
-def _field(token: _Token, text: str) -> FieldRef:
-    head, *rest = token.text.split(".")
-    if head.lower() not in EVENT_FIELDS:
-        raise FilterSyntaxError(
-            f"unknown field {head!r} (a payload key is written payload.{head})",
-            expression=text,
-            position=token.position,
-            expected=_FIELDS,
-        )
-    offset = token.position + len(head) + 1
-    if rest and EVENT_FIELDS[head.lower()] not in _CHILDREN:
-        raise FilterSyntaxError(
-            f"field {head!r} has no sub-fields", expression=text, position=offset - 1
-        )
-    for segment in rest:
-        if not _SEGMENT.fullmatch(segment) or _bad_index(segment):
-            raise FilterSyntaxError(
-                f"invalid key {segment!r} in field path {token.text!r}",
-                expression=text,
-                position=offset,
-                expected="keys made of letters, digits, '_' and '-', separated by '.'",
-            )
-        offset += len(segment) + 1
-    return FieldRef(token.text, token.position)
-
-
-def _bad_index(segment: str) -> bool:
-    # field_getter reads digit keys of lists with int(): keep it from raising per event.
-    return segment.isdigit() and (not segment.isascii() or len(segment) > 1000)
 
 
 def parse_expression(text: str) -> Expression:
     """Parse ``text`` into its AST; raise `FilterSyntaxError` with the position if invalid."""
-    return _Parser(text).parse()
+    return Parser(text).parse()
 
 
 # ---------------------------------------------------------------------------- compiler
@@ -438,7 +146,7 @@ def _type_equals(path: str, pattern: str) -> Filter:
     body = pattern[:-1] if pattern.endswith("*") else pattern
     if pattern and "[" not in pattern and not _GLOB.search(body):
         return where_type(pattern)  # exact or prefix*: indexable by a router
-    return FieldFilter(path, _equals(pattern, fold=True), f"{path} = {_literal(pattern)}")
+    return FieldFilter(path, _equals(pattern, fold=True), f"{path} = {literal(pattern)}")
 
 
 def _test(op: str, values: tuple[Value, ...], fold: bool, text: str) -> Test:
@@ -546,20 +254,6 @@ def _ordering(op: str, item: Value, fold: bool, text: str) -> Test:
 def _render(node: Comparison) -> str:
     keyword = f"NOT {node.operator}" if node.negated else node.operator
     if isinstance(node.value, tuple):
-        listed = ", ".join(_literal(item.value) for item in node.value)
+        listed = ", ".join(literal(item.value) for item in node.value)
         return f"{node.field.path} {keyword} ({listed})"
-    return f"{node.field.path} {keyword} {_literal(node.value.value)}"
-
-
-def _literal(value: Scalar) -> str:
-    """``value`` written back in the language, so ``describe()`` reads like the input."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value in (float("inf"), float("-inf")):
-        return "1e999" if value > 0 else "-1e999"
-    if not isinstance(value, str):
-        return repr(value)
-    bare = _WORD.fullmatch(value) and _word(value, 0).kind == "word" and not _NUMBER.match(value)
-    return value if bare else "'" + value.replace("'", "''") + "'"
+    return f"{node.field.path} {keyword} {literal(node.value.value)}"

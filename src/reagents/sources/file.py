@@ -10,20 +10,26 @@ restart from it re-reads only what was not fully handled (at-least-once).
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO, Literal, NamedTuple
+from typing import BinaryIO, Literal
 
 from pydantic import ValidationError
 
 from reagents.dead_letter import DeadLetter, FailureStage
 from reagents.delivery import Incoming, OrderedAcks
-from reagents.errors import ReagentsError
-from reagents.events import AgentEvent, decode_event, utc_now
+from reagents.events import AgentEvent, decode_event
+from reagents.sources._jsonl import (
+    Checkpoint,
+    CheckpointError,
+    LineReader,
+    end_of_complete_lines,
+    read_checkpoint,
+    write_checkpoint,
+)
 from reagents.sources.base import Source
 
 __all__ = ["Checkpoint", "CheckpointError", "FileSource", "read_checkpoint"]
@@ -31,90 +37,7 @@ __all__ = ["Checkpoint", "CheckpointError", "FileSource", "read_checkpoint"]
 Start = Literal["beginning", "checkpoint", "end"]
 Decoder = Callable[[bytes], AgentEvent]
 
-_CHUNK = 64 * 1024
 _DEAD_LETTER_KEY = b'"dead_letter_id"'
-
-
-class CheckpointError(ReagentsError, RuntimeError):
-    """A checkpoint does not fit its file: the file was truncated or replaced."""
-
-
-class Checkpoint(NamedTuple):
-    """A resumable position: ``offset`` bytes (``line`` lines) were fully handled."""
-
-    offset: int
-    line: int
-
-
-def read_checkpoint(path: Path) -> Checkpoint | None:
-    """The checkpoint stored at ``path``, or None when there is none yet."""
-    try:
-        data = json.loads(path.read_bytes())
-        return Checkpoint(offset=int(data["offset"]), line=int(data["line"]))
-    except FileNotFoundError:
-        return None
-    except (ValueError, KeyError, TypeError) as error:
-        raise CheckpointError(f"checkpoint {path} is unreadable: {error}") from None
-
-
-def _write_checkpoint(path: Path, source_path: Path, checkpoint: Checkpoint) -> None:
-    record = {
-        "path": str(source_path),
-        "offset": checkpoint.offset,
-        "line": checkpoint.line,
-        "updated_at": utc_now().isoformat(),
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(record) + "\n")
-    os.replace(tmp, path)
-
-
-class _LineReader:
-    """Complete lines from a binary file, read in chunks; a partial last line waits."""
-
-    def __init__(self, file: BinaryIO, offset: int, end: int | None = None) -> None:
-        self._file = file
-        self._end = end  # read no further than this offset (None: the file may grow)
-        self._buffer = bytearray()
-        self._base = offset  # file offset of _buffer[0]
-        self._pos = 0  # start of the next unread line within _buffer
-        file.seek(offset)
-
-    @property
-    def offset(self) -> int:
-        """File offset just after the last line returned."""
-        return self._base + self._pos
-
-    @property
-    def read_to(self) -> int:
-        """File offset up to which bytes were read (including a held partial line)."""
-        return self._base + len(self._buffer)
-
-    def lines(self, limit: int, *, final: bool) -> list[tuple[bytes, int]]:
-        """Up to ``limit`` lines with the offset after each; at EOF a partial line is
-        returned only when ``final`` (the file is not expected to grow)."""
-        out: list[tuple[bytes, int]] = []
-        buffer = self._buffer
-        while len(out) < limit:
-            end = buffer.find(b"\n", self._pos)
-            if end >= 0:
-                out.append((bytes(buffer[self._pos : end]), self._base + end + 1))
-                self._pos = end + 1
-                continue
-            size = _CHUNK if self._end is None else min(_CHUNK, self._end - self.read_to)
-            chunk = self._file.read(size) if size > 0 else b""
-            if chunk:
-                del buffer[: self._pos]
-                self._base += self._pos
-                self._pos = 0
-                buffer += chunk
-                continue
-            if final and self._pos < len(buffer):
-                out.append((bytes(buffer[self._pos :]), self._base + len(buffer)))
-                self._pos = len(buffer)
-            break
-        return out
 
 
 class FileSource(Source):
@@ -181,7 +104,7 @@ class FileSource(Source):
         self._start = self._start_position(start)
         self._acked = self._saved = self._start
         self._acks: OrderedAcks[Checkpoint] = OrderedAcks(self._on_advance)
-        self._reader: _LineReader | None = None
+        self._reader: LineReader | None = None
         self._file: BinaryIO | None = None
         self._stopped = False
         self._closed = False
@@ -221,7 +144,7 @@ class FileSource(Source):
             # Without follow, the file is read as it was when reading began: lines appended
             # meanwhile (say, a dead-letter log replayed into itself) are not read.
             end = None if self._follow else os.fstat(self._file.fileno()).st_size
-            reader = self._reader = _LineReader(self._file, self._start.offset, end)
+            reader = self._reader = LineReader(self._file, self._start.offset, end)
             line_no = self._start.line
             paced = self._speed is not None
             while not self._stopped:
@@ -304,7 +227,7 @@ class FileSource(Source):
                 return Checkpoint(0, 0)
             self._check_size(saved, self.total_bytes)
             return saved
-        return _end_of_complete_lines(self.path)
+        return end_of_complete_lines(self.path)
 
     def _check_start(self, file: BinaryIO) -> None:
         """The start offset must lie within the file, at a line boundary."""
@@ -335,28 +258,13 @@ class FileSource(Source):
 
     def _save(self) -> None:
         if self._acked != self._saved:
-            _write_checkpoint(self.checkpoint_path, self.path, self._acked)
+            write_checkpoint(self.checkpoint_path, self.path, self._acked)
             self._saved = self._acked
 
     def _release(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
-
-
-def _end_of_complete_lines(path: Path) -> Checkpoint:
-    """Offset after the last newline of ``path`` and the number of lines before it."""
-    lines = 0
-    offset = 0
-    last_newline_end = 0
-    with open(path, "rb") as file:
-        while chunk := file.read(1024 * 1024):
-            count = chunk.count(b"\n")
-            if count:
-                lines += count
-                last_newline_end = offset + chunk.rindex(b"\n") + 1
-            offset += len(chunk)
-    return Checkpoint(last_newline_end, lines)
 
 
 def _as_utc(value: datetime) -> datetime:

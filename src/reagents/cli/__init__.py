@@ -1,0 +1,72 @@
+"""The ``reagents`` command line: run, replay and inspect pipelines declared in Python.
+
+This package is the presentation layer: it loads a pipeline file (`loading`), runs the
+pipeline on asyncio (`running`) and reports with rich (`reporting`). Errors a user can
+cause end in one red line and exit code 2 (bad input) or 1 (failure while running),
+never a traceback (`console`). The commands live in `commands` and `dlq`; this module
+assembles them into `app`, the ``reagents`` console script.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+from reagents.cli.commands import GraphFormat as GraphFormat
+from reagents.cli.commands import graph as graph
+from reagents.cli.commands import replay as replay
+from reagents.cli.commands import run as run
+from reagents.cli.console import ABORTED as ABORTED
+from reagents.cli.console import RUNTIME as RUNTIME
+from reagents.cli.console import USAGE as USAGE
+from reagents.cli.console import CliError
+from reagents.cli.dlq import dlq_app as dlq_app
+from reagents.cli.dlq import dlq_list as dlq_list
+from reagents.cli.dlq import dlq_replay as dlq_replay
+from reagents.cli.dlq import dlq_show as dlq_show
+from reagents.cli.loading import FACTORY_NAMES as FACTORY_NAMES
+from reagents.cli.loading import PIPELINE_HELP as PIPELINE_HELP
+from reagents.cli.loading import PipelineRef as PipelineRef
+from reagents.cli.loading import load_pipeline
+from reagents.cli.reporting import Outcome as Outcome
+from reagents.cli.running import run_and_report
+
+__all__ = ["CliError", "app", "load_pipeline"]
+
+app = typer.Typer(
+    name="reagents",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="markdown",
+    pretty_exceptions_show_locals=False,
+)
+
+
+@app.callback()
+def main(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log INFO messages of the library.")
+    ] = False,
+) -> None:
+    """Run, replay and inspect **reagents** pipelines.
+
+    Examples:
+
+    * `reagents run examples/trading.py`
+    * `reagents replay events.jsonl --pipeline examples/trading.py --speed 10`
+    * `reagents dlq list dead_letters.jsonl`
+    * `reagents graph examples/trading.py --format mermaid`
+    """
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+app.add_typer(dlq_app, name="dlq")
+app.command()(run)
+app.command()(replay)
+app.command()(graph)
+_run_and_report = run_and_report  # the name reagents.cli_kafka uses

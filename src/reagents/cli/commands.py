@@ -1,0 +1,120 @@
+"""The top-level pipeline commands: ``reagents run``, ``reagents replay``, ``reagents graph``."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from reagents.cli.console import CliError, friendly
+from reagents.cli.loading import PipelineArg, PipelineOpt, load_pipeline
+from reagents.cli.running import ProgressOpt, replay_log, run_and_report
+from reagents.pipelines.graph import pipeline_graph
+
+__all__ = ["GraphFormat", "graph", "replay", "run"]
+
+
+@friendly
+def run(
+    pipeline: PipelineArg,
+    forever: Annotated[
+        bool,
+        typer.Option(
+            "--forever", help="Keep running after the sources end (for published events)."
+        ),
+    ] = False,
+    progress: ProgressOpt = None,
+) -> None:
+    """Run a pipeline declared in a Python file, then print a summary.
+
+    The pipeline runs until its sources are exhausted and all work has drained (or,
+    with `--forever`, until Ctrl-C). Ctrl-C stops reading and drains in-flight work;
+    a second Ctrl-C aborts at once (unfinished records stay unacknowledged).
+
+    Examples:
+
+    * `reagents run examples/trading.py`
+    * `reagents run app.py:build_pipeline --forever`
+    """
+    run_and_report(load_pipeline(pipeline), forever=forever, progress=progress)
+
+
+@friendly
+def replay(
+    log: Annotated[Path, typer.Argument(metavar="LOG.jsonl", help="Event or dead-letter log.")],
+    pipeline: PipelineOpt,
+    speed: Annotated[
+        float | None,
+        typer.Option(help="Replay at the recorded pace times SPEED (default: at full speed)."),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(metavar="ISO-TIME", help="Skip events older than this (no offset = UTC)."),
+    ] = None,
+    progress: ProgressOpt = None,
+) -> None:
+    """Replay a JSONL log through a pipeline, from its first line.
+
+    The log is added to the pipeline as source `replay`; its checkpoint file is neither
+    read nor written. A dead-letter log replays too: its events (or raw bytes, decoded
+    again) go through the pipeline.
+
+    Examples:
+
+    * `reagents replay events.jsonl --pipeline examples/trading.py`
+    * `reagents replay events.jsonl -p app.py:pipeline --speed 10 --since 2024-05-01T12:00Z`
+    """
+    when = _parse_since(since)
+    if not log.is_file():
+        raise CliError(f"log {str(log)!r} does not exist")
+    loaded = load_pipeline(pipeline)
+    with tempfile.TemporaryDirectory(prefix="reagents-replay-") as scratch:
+        replay_log(log, loaded, Path(scratch), since=when, speed=speed, progress=progress)
+
+
+def _parse_since(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise CliError(
+            f"--since: {text!r} is not an ISO-8601 time (e.g. 2024-05-01T12:00:00Z or "
+            "2024-05-01; a time without offset is UTC)"
+        ) from None
+
+
+class GraphFormat(StrEnum):
+    """Output formats of ``reagents graph``."""
+
+    TEXT = "text"
+    MERMAID = "mermaid"
+    JSON = "json"
+
+
+@friendly
+def graph(
+    pipeline: PipelineArg,
+    format: Annotated[
+        GraphFormat, typer.Option("--format", "-f", help="text, mermaid or json.")
+    ] = GraphFormat.TEXT,
+) -> None:
+    """Show a pipeline's graph: sources, bus, subscriptions, agents, sinks, dead letters.
+
+    Examples:
+
+    * `reagents graph examples/trading.py`
+    * `reagents graph examples/trading.py --format mermaid > trading.mmd`
+    """
+    drawn = pipeline_graph(load_pipeline(pipeline))
+    if format is GraphFormat.MERMAID:
+        typer.echo(drawn.to_mermaid())
+    elif format is GraphFormat.JSON:
+        typer.echo(json.dumps(drawn.to_dict(), indent=2))
+    else:
+        typer.echo(drawn.to_text())

@@ -1,0 +1,132 @@
+"""Running a pipeline on asyncio from the command line: Ctrl-C handling, progress, summary."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.text import Text
+
+from reagents.cli.console import ABORTED, CliError, rich_console
+from reagents.cli.reporting import Monitor, Outcome, summary
+from reagents.pipelines.pipeline import Pipeline
+from reagents.sources.file import FileSource
+
+__all__ = ["ProgressOpt", "replay_log", "run_and_report"]
+
+ProgressOpt = Annotated[
+    bool | None,
+    typer.Option("--progress/--no-progress", help="Show live progress (default: when a terminal)."),
+]
+
+
+def run_and_report(pipeline: Pipeline, *, forever: bool, progress: bool | None) -> None:
+    """Run ``pipeline`` to the end (or Ctrl-C) with live progress, then print a summary.
+
+    Raises:
+        typer.Exit: with code 130 when a second Ctrl-C aborted the run.
+    """
+    out, err = rich_console(), rich_console(stderr=True)
+    enabled = err.is_terminal if progress is None else progress
+    if not pipeline.sources and not forever:
+        err.print(
+            Text(
+                f"pipeline {pipeline.name!r} has no sources: it ends at once "
+                "(use --forever to keep it running for published events)",
+                style="yellow",
+            )
+        )
+    started = time.perf_counter()
+    outcome = asyncio.run(_execute(pipeline, forever, Monitor(pipeline, err, enabled)))
+    summary(out, pipeline, outcome, time.perf_counter() - started)
+    if outcome is Outcome.ABORTED:
+        raise typer.Exit(ABORTED)
+
+
+async def _execute(pipeline: Pipeline, forever: bool, monitor: Monitor) -> Outcome:
+    loop = asyncio.get_running_loop()
+    task = loop.create_task(pipeline.run(forever=forever))
+    interrupts = 0
+
+    def on_interrupt() -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts == 1:
+            monitor.note("stopping: draining in-flight work (Ctrl-C again to abort)")
+            pipeline.request_stop()
+        else:
+            task.cancel()
+
+    with _sigint(loop, on_interrupt), monitor:
+        monitor.note(f"running pipeline {pipeline.name!r} (Ctrl-C to stop)", style="dim")
+        while not task.done():
+            await asyncio.wait({task}, timeout=0.1)
+            monitor.update()
+    if task.cancelled():
+        return Outcome.ABORTED
+    task.result()  # re-raise SourceFailedError and friends
+    return Outcome.STOPPED if interrupts else Outcome.FINISHED
+
+
+@contextmanager
+def _sigint(loop: asyncio.AbstractEventLoop, handler: Callable[[], None]) -> Iterator[None]:
+    """Route Ctrl-C to ``handler`` while running (and restore the previous handler)."""
+    try:
+        loop.add_signal_handler(signal.SIGINT, handler)
+    except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not main thread
+        try:
+            previous = signal.signal(signal.SIGINT, lambda *_: loop.call_soon_threadsafe(handler))
+        except ValueError:  # not the main thread: leave Ctrl-C alone
+            yield
+            return
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        return
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+
+
+def replay_log(
+    log: Path,
+    pipeline: Pipeline,
+    scratch: Path,
+    *,
+    since: datetime | None = None,
+    speed: float | None = None,
+    progress: bool | None = None,
+) -> None:
+    """Run ``pipeline`` with ``log`` added as source ``replay``, from its first line."""
+    try:
+        source = FileSource(
+            log,
+            name="replay",
+            start="beginning",
+            since=since,
+            speed=speed,
+            checkpoint_path=scratch / "replay.checkpoint",  # never the log's own
+        )
+    except (FileNotFoundError, ValueError) as error:
+        raise CliError(str(error)) from None
+    others = [s.name for s in pipeline.sources]
+    for name in others:
+        pipeline.remove_source(name)
+    pipeline.add_source(source)
+    if others:
+        rich_console(stderr=True).print(
+            Text(
+                f"replaying instead of the pipeline's own sources: {', '.join(others)}",
+                style="yellow",
+            )
+        )
+    run_and_report(pipeline, forever=False, progress=progress)

@@ -1,0 +1,124 @@
+"""The JSONL file plumbing under `FileSource`: line reading and checkpoint files.
+
+A checkpoint file holds the byte offset (and line count) after the contiguous acked
+prefix of a log; it is replaced atomically, so a crash leaves the old or the new one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import BinaryIO, NamedTuple
+
+from reagents.errors import ReagentsError
+from reagents.events import utc_now
+
+__all__ = [
+    "Checkpoint",
+    "CheckpointError",
+    "LineReader",
+    "end_of_complete_lines",
+    "read_checkpoint",
+    "write_checkpoint",
+]
+
+_CHUNK = 64 * 1024
+
+
+class CheckpointError(ReagentsError, RuntimeError):
+    """A checkpoint does not fit its file: the file was truncated or replaced."""
+
+
+class Checkpoint(NamedTuple):
+    """A resumable position: ``offset`` bytes (``line`` lines) were fully handled."""
+
+    offset: int
+    line: int
+
+
+def read_checkpoint(path: Path) -> Checkpoint | None:
+    """The checkpoint stored at ``path``, or None when there is none yet."""
+    try:
+        data = json.loads(path.read_bytes())
+        return Checkpoint(offset=int(data["offset"]), line=int(data["line"]))
+    except FileNotFoundError:
+        return None
+    except (ValueError, KeyError, TypeError) as error:
+        raise CheckpointError(f"checkpoint {path} is unreadable: {error}") from None
+
+
+def write_checkpoint(path: Path, source_path: Path, checkpoint: Checkpoint) -> None:
+    """Store ``checkpoint`` of ``source_path`` at ``path``, atomically (write, then rename)."""
+    record = {
+        "path": str(source_path),
+        "offset": checkpoint.offset,
+        "line": checkpoint.line,
+        "updated_at": utc_now().isoformat(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(record) + "\n")
+    os.replace(tmp, path)
+
+
+class LineReader:
+    """Complete lines from a binary file, read in chunks; a partial last line waits."""
+
+    def __init__(self, file: BinaryIO, offset: int, end: int | None = None) -> None:
+        self._file = file
+        self._end = end  # read no further than this offset (None: the file may grow)
+        self._buffer = bytearray()
+        self._base = offset  # file offset of _buffer[0]
+        self._pos = 0  # start of the next unread line within _buffer
+        file.seek(offset)
+
+    @property
+    def offset(self) -> int:
+        """File offset just after the last line returned."""
+        return self._base + self._pos
+
+    @property
+    def read_to(self) -> int:
+        """File offset up to which bytes were read (including a held partial line)."""
+        return self._base + len(self._buffer)
+
+    def lines(self, limit: int, *, final: bool) -> list[tuple[bytes, int]]:
+        """Up to ``limit`` lines with the offset after each; at EOF a partial line is
+        returned only when ``final`` (the file is not expected to grow)."""
+        out: list[tuple[bytes, int]] = []
+        buffer = self._buffer
+        while len(out) < limit:
+            end = buffer.find(b"\n", self._pos)
+            if end >= 0:
+                out.append((bytes(buffer[self._pos : end]), self._base + end + 1))
+                self._pos = end + 1
+                continue
+            size = _CHUNK if self._end is None else min(_CHUNK, self._end - self.read_to)
+            chunk = self._file.read(size) if size > 0 else b""
+            if chunk:
+                del buffer[: self._pos]
+                self._base += self._pos
+                self._pos = 0
+                buffer += chunk
+                continue
+            if final and self._pos < len(buffer):
+                out.append((bytes(buffer[self._pos :]), self._base + len(buffer)))
+                self._pos = len(buffer)
+            break
+        return out
+
+
+def end_of_complete_lines(path: Path) -> Checkpoint:
+    """Offset after the last newline of ``path`` and the number of lines before it."""
+    lines = 0
+    offset = 0
+    last_newline_end = 0
+    with open(path, "rb") as file:
+        while chunk := file.read(1024 * 1024):
+            count = chunk.count(b"\n")
+            if count:
+                lines += count
+                last_newline_end = offset + chunk.rindex(b"\n") + 1
+            offset += len(chunk)
+    return Checkpoint(last_newline_end, lines)
