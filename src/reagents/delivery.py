@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Generic, TypeVar
 
 from reagents.dead_letter import DeadLetter
@@ -74,33 +75,40 @@ class OrderedAcks(Generic[P]):
     ``track(position)`` registers the next record (in source order) and returns its
     ack callback; ``on_advance(position)`` is called with the last position of the
     acked prefix whenever that prefix grows. A source checkpoints what it is told.
+    Acking twice is harmless. The cost per record is O(1): a sequence number, a
+    `functools.partial` and, for out-of-order acks only, a set entry.
     """
 
     def __init__(self, on_advance: Callable[[P], None]) -> None:
         self._on_advance = on_advance
-        self._window: deque[list[object]] = deque()
+        self._positions: deque[P] = deque()
+        self._first = 0  # sequence number of _positions[0]
+        self._next = 0
+        self._early: set[int] = set()
 
     def __len__(self) -> int:
         """Records tracked but not yet part of the acked prefix."""
-        return len(self._window)
+        return len(self._positions)
 
     def track(self, position: P) -> Callable[[], None]:
         """Register the next record; return the callback that acknowledges it."""
-        entry: list[object] = [position, False]
-        self._window.append(entry)
+        sequence = self._next
+        self._next = sequence + 1
+        self._positions.append(position)
+        return partial(self._ack, sequence)
 
-        def ack() -> None:
-            if entry[1]:
-                return
-            entry[1] = True
-            if self._window and self._window[0] is entry:
-                self._advance()
-
-        return ack
-
-    def _advance(self) -> None:
-        window = self._window
-        last: object = None
-        while window and window[0][1]:
-            last = window.popleft()[0]
-        self._on_advance(last)  # type: ignore[arg-type]
+    def _ack(self, sequence: int) -> None:
+        first = self._first
+        if sequence != first:
+            if sequence > first:
+                self._early.add(sequence)
+            return
+        positions, early = self._positions, self._early
+        last = positions.popleft()
+        first += 1
+        while early and first in early:
+            early.discard(first)
+            last = positions.popleft()
+            first += 1
+        self._first = first
+        self._on_advance(last)

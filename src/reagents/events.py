@@ -43,12 +43,11 @@ _PAYLOAD_ADAPTER: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
 def _as_utc(value: datetime) -> datetime:
     # A naive timestamp is read as UTC (that is what the article's producers wrote);
     # an aware one is converted, so every event in reagents compares on one clock.
+    # A zero offset is kept as it is (whatever its tzinfo object) to keep decoding cheap.
     offset = value.utcoffset()
     if offset is None:
         return value.replace(tzinfo=UTC)
-    if offset:
-        return value.astimezone(UTC)
-    return value if value.tzinfo is UTC else value.replace(tzinfo=UTC)
+    return value.astimezone(UTC) if offset else value
 
 
 class AgentEvent(BaseModel):

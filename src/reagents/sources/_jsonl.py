@@ -68,7 +68,7 @@ class LineReader:
     def __init__(self, file: BinaryIO, offset: int, end: int | None = None) -> None:
         self._file = file
         self._end = end  # read no further than this offset (None: the file may grow)
-        self._buffer = bytearray()
+        self._buffer = b""
         self._base = offset  # file offset of _buffer[0]
         self._pos = 0  # start of the next unread line within _buffer
         file.seek(offset)
@@ -87,25 +87,26 @@ class LineReader:
         """Up to ``limit`` lines with the offset after each; at EOF a partial line is
         returned only when ``final`` (the file is not expected to grow)."""
         out: list[tuple[bytes, int]] = []
-        buffer = self._buffer
+        buffer, pos, base = self._buffer, self._pos, self._base
         while len(out) < limit:
-            end = buffer.find(b"\n", self._pos)
+            end = buffer.find(b"\n", pos)
             if end >= 0:
-                out.append((bytes(buffer[self._pos : end]), self._base + end + 1))
-                self._pos = end + 1
+                out.append((buffer[pos:end], base + end + 1))
+                pos = end + 1
                 continue
-            size = _CHUNK if self._end is None else min(_CHUNK, self._end - self.read_to)
+            read_to = base + len(buffer)
+            size = _CHUNK if self._end is None else min(_CHUNK, self._end - read_to)
             chunk = self._file.read(size) if size > 0 else b""
             if chunk:
-                del buffer[: self._pos]
-                self._base += self._pos
-                self._pos = 0
-                buffer += chunk
+                buffer = buffer[pos:] + chunk
+                base += pos
+                pos = 0
                 continue
-            if final and self._pos < len(buffer):
-                out.append((bytes(buffer[self._pos :]), self._base + len(buffer)))
-                self._pos = len(buffer)
+            if final and pos < len(buffer):
+                out.append((buffer[pos:], base + len(buffer)))
+                pos = len(buffer)
             break
+        self._buffer, self._pos, self._base = buffer, pos, base
         return out
 
 

@@ -37,7 +37,9 @@ __all__ = ["Checkpoint", "CheckpointError", "FileSource", "read_checkpoint"]
 Start = Literal["beginning", "checkpoint", "end"]
 Decoder = Callable[[bytes], AgentEvent]
 
-_DEAD_LETTER_KEY = b'"dead_letter_id"'
+# Dead-letter records are written with "dead_letter_id" as their first key; checking
+# the start of a line keeps the common case (an event) free of a full scan.
+_DEAD_LETTER_START = b'{"dead_letter_id"'
 
 
 class FileSource(Source):
@@ -72,7 +74,7 @@ class FileSource(Source):
         poll_interval: float = 0.2,
         checkpoint_path: Path | None = None,
         checkpoint_every: int = 1000,
-        batch_size: int = 512,
+        batch_size: int = 64,
         decode: Decoder = decode_event,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -102,8 +104,9 @@ class FileSource(Source):
         self._sleep = sleep
         self._clock = clock
         self._start = self._start_position(start)
-        self._acked = self._saved = self._start
-        self._acks: OrderedAcks[Checkpoint] = OrderedAcks(self._on_advance)
+        self._saved = self._start
+        self._acked: tuple[int, int] = self._start
+        self._acks: OrderedAcks[tuple[int, int]] = OrderedAcks(self._on_advance)
         self._reader: LineReader | None = None
         self._file: BinaryIO | None = None
         self._stopped = False
@@ -123,7 +126,7 @@ class FileSource(Source):
     @property
     def checkpoint(self) -> Checkpoint:
         """Offset and line count of the contiguous acked prefix."""
-        return self._acked
+        return Checkpoint._make(self._acked)
 
     def stop(self) -> None:
         """Read no further: `batches` returns at its next batch boundary or poll."""
@@ -175,7 +178,7 @@ class FileSource(Source):
             self._release()
 
     def _record(self, raw: bytes, end: int, line_no: int) -> Incoming | None:
-        ack = self._acks.track(Checkpoint(end, line_no))
+        ack = self._acks.track((end, line_no))
         if raw.endswith(b"\r"):
             raw = raw[:-1]
         if not raw or raw.isspace():
@@ -190,10 +193,10 @@ class FileSource(Source):
         ):
             ack()
             return None
-        return Incoming(item=item, ack=ack, origin=origin)
+        return Incoming(item, ack, origin)
 
     def _parse(self, raw: bytes, origin: str) -> AgentEvent | DeadLetter:
-        if _DEAD_LETTER_KEY in raw:
+        if raw.startswith(_DEAD_LETTER_START):
             try:
                 letter = DeadLetter.model_validate_json(raw)
             except ValidationError:
@@ -251,15 +254,15 @@ class FileSource(Source):
                 f"delete {self.checkpoint_path} or use start='beginning'"
             )
 
-    def _on_advance(self, position: Checkpoint) -> None:
+    def _on_advance(self, position: tuple[int, int]) -> None:
         self._acked = position
-        if self._closed or position.line - self._saved.line >= self._checkpoint_every:
+        if self._closed or position[1] - self._saved.line >= self._checkpoint_every:
             self._save()
 
     def _save(self) -> None:
         if self._acked != self._saved:
-            write_checkpoint(self.checkpoint_path, self.path, self._acked)
-            self._saved = self._acked
+            self._saved = Checkpoint._make(self._acked)
+            write_checkpoint(self.checkpoint_path, self.path, self._saved)
 
     def _release(self) -> None:
         if self._file is not None:

@@ -64,7 +64,7 @@ class MemorySource(Source):
         capacity: int = 10_000,
         overflow: Overflow | str = Overflow.BLOCK,
         *,
-        batch_size: int = 512,
+        batch_size: int = 64,
         on_drop: DropHandler | None = None,
     ) -> None:
         if capacity < 1:
