@@ -1,0 +1,173 @@
+"""`ReliableProducer`: an aiokafka producer with ``acks=all`` whose failures surface.
+
+A send is retried ``send_retries`` times (with backoff) when its delivery fails, then
+raises `KafkaSendError`; nothing is dropped silently. Sends may be awaited one by one
+(`send_and_wait`) or pipelined (`send`: at most ``max_pending`` undelivered, each
+checked at the next `flush` or when the window is full).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reagents.errors import ReagentsError
+from reagents.kafka.config import KafkaConfig, require_aiokafka
+
+__all__ = ["KafkaSendError", "ProducerSettings", "ReliableProducer"]
+
+_log = logging.getLogger(__name__)
+
+Headers = list[tuple[str, bytes]]
+Compression = Literal["gzip", "snappy", "lz4", "zstd"]
+
+
+class KafkaSendError(ReagentsError, RuntimeError):
+    """A record could not be delivered after every retry."""
+
+
+class ProducerSettings(BaseModel):
+    """Batching, compression and retries of a producer (``acks`` is always ``all``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    linger_ms: int = Field(default=5, ge=0)
+    max_batch_size: int = Field(default=64 * 1024, ge=1024)
+    compression: Compression | None = None
+    send_retries: int = Field(default=3, ge=0)
+    retry_backoff: float = Field(default=0.2, ge=0)
+    max_pending: int = Field(default=10_000, ge=1)
+
+
+class _Pending:
+    __slots__ = ("attempts", "future", "headers", "key", "topic", "value")
+
+    def __init__(
+        self, topic: str, value: bytes, key: bytes | None, headers: Headers, future: Any
+    ) -> None:
+        self.topic, self.value, self.key, self.headers = topic, value, key, headers
+        self.future = future
+        self.attempts = 1
+
+
+class ReliableProducer:
+    """Starts lazily on the first send; `stop` flushes what is pending first."""
+
+    def __init__(
+        self, config: KafkaConfig, settings: ProducerSettings | None = None, what: str = "producer"
+    ) -> None:
+        self.config = config
+        self.settings = settings or ProducerSettings()
+        self.what = what
+        self.sent = 0
+        self._producer: Any = None
+        self._starting: asyncio.Lock | None = None
+        self._pending: deque[_Pending] = deque()
+
+    async def start(self) -> None:
+        """Connect (bounded retries; `KafkaUnavailableError` when the cluster is away)."""
+        if self._producer is not None:
+            return
+        if self._starting is None:
+            self._starting = asyncio.Lock()
+        async with self._starting:
+            if self._producer is not None:
+                return
+            aiokafka = require_aiokafka()
+            s = self.settings
+            producer = aiokafka.AIOKafkaProducer(
+                **self.config.client_options(),
+                acks="all",
+                linger_ms=s.linger_ms,
+                max_batch_size=s.max_batch_size,
+                compression_type=s.compression,
+            )
+            await self.config.start_client(producer.start, producer.stop, self.what)
+            self._producer = producer
+
+    async def send(
+        self, topic: str, value: bytes, key: bytes | None = None, headers: Headers | None = None
+    ) -> None:
+        """Queue a record; waits only when ``max_pending`` records are undelivered."""
+        await self.start()
+        while len(self._pending) >= self.settings.max_pending:
+            await self._settle(self._pending.popleft())
+        entry = _Pending(topic, value, key, headers or [], None)
+        entry.future = await self._enqueue(entry)
+        self._pending.append(entry)
+
+    async def send_and_wait(
+        self, topic: str, value: bytes, key: bytes | None = None, headers: Headers | None = None
+    ) -> None:
+        """Send one record and wait until the cluster acknowledged it (``acks=all``)."""
+        await self.start()
+        entry = _Pending(topic, value, key, headers or [], None)
+        entry.future = await self._enqueue(entry)
+        await self._settle(entry)
+
+    async def send_many(self, records: Sequence[tuple[str, bytes, bytes | None, Headers]]) -> None:
+        """Send several records pipelined, then wait for all of them."""
+        for topic, value, key, headers in records:
+            await self.send(topic, value, key, headers)
+        await self.flush()
+
+    @property
+    def pending(self) -> int:
+        """Records sent but not yet confirmed."""
+        return len(self._pending)
+
+    async def flush(self) -> None:
+        """Wait until every queued record is delivered (raises `KafkaSendError`)."""
+        while self._pending:
+            await self._settle(self._pending.popleft())
+
+    async def stop(self) -> None:
+        """Flush, then disconnect (the producer is stopped even when the flush fails)."""
+        try:
+            await self.flush()
+        finally:
+            producer, self._producer = self._producer, None
+            if producer is not None:
+                await producer.stop()
+
+    async def _enqueue(self, entry: _Pending) -> Any:
+        """The delivery future of ``entry``; a failure to enqueue becomes a failed future."""
+        errors = require_aiokafka("errors")
+        try:
+            return await self._producer.send(
+                entry.topic, entry.value, key=entry.key, headers=entry.headers
+            )
+        except errors.KafkaError as error:
+            failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            failed.set_exception(error)
+            return failed
+
+    async def _settle(self, entry: _Pending) -> None:
+        errors = require_aiokafka("errors")
+        while True:
+            try:
+                await entry.future
+            except errors.KafkaError as error:
+                if entry.attempts > self.settings.send_retries:
+                    raise KafkaSendError(
+                        f"{self.what}: record to {entry.topic!r} not delivered after "
+                        f"{entry.attempts} attempts: {type(error).__name__}: {error}"
+                    ) from error
+                _log.warning(
+                    "%s: send to %s failed (attempt %d), retrying: %s",
+                    self.what,
+                    entry.topic,
+                    entry.attempts,
+                    error,
+                )
+                await asyncio.sleep(self.settings.retry_backoff * 2 ** (entry.attempts - 1))
+                entry.attempts += 1
+                entry.future = await self._enqueue(entry)
+            else:
+                self.sent += 1
+                return

@@ -1,0 +1,152 @@
+"""Topic naming and creation, and how agents of one pipeline spread over processes.
+
+The article's layout is one topic per agent (``<prefix>_<agent_id>``) plus one
+dead-letter topic (``<prefix>_dlq``). `ensure_topics` creates missing topics with N
+partitions when allowed. `agent_subset` makes a pipeline that runs only some of the
+agents, so each agent (with its own consumer group) scales on its own, and
+`topics_for_agents` routes an event to the topics of the agents it is meant for.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable, Sequence
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from reagents.errors import ConfigurationError
+from reagents.events import AgentEvent
+from reagents.kafka.config import KafkaConfig, require_aiokafka
+from reagents.pipelines.pipeline import Pipeline
+from reagents.sinks.agent import Agent
+
+__all__ = [
+    "TopicNaming",
+    "TopicSpec",
+    "agent_subset",
+    "ensure_topics",
+    "topics_for_agents",
+]
+
+_log = logging.getLogger(__name__)
+_TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+
+
+class TopicNaming(BaseModel):
+    """Names topics ``<prefix><sep><agent_id>`` per agent and ``<prefix><sep>dlq``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    prefix: str = "reagents"
+    separator: str = "_"
+    dead_letter_suffix: str = "dlq"
+
+    @field_validator("prefix", "dead_letter_suffix")
+    @classmethod
+    def _legal(cls, value: str) -> str:
+        if not _TOPIC.match(value):
+            raise ValueError(f"{value!r} may only hold letters, digits, '.', '_' and '-'")
+        return value
+
+    def agent(self, agent_id: str) -> str:
+        """The topic agent ``agent_id`` consumes (``:`` in ids becomes ``.``)."""
+        return self._legal_name(f"{self.prefix}{self.separator}{agent_id.replace(':', '.')}")
+
+    @property
+    def dead_letters(self) -> str:
+        """The dead-letter topic."""
+        return f"{self.prefix}{self.separator}{self.dead_letter_suffix}"
+
+    def group(self, agent_id: str) -> str:
+        """The consumer group of agent ``agent_id`` (one group per agent)."""
+        return self.agent(agent_id)
+
+    @staticmethod
+    def _legal_name(name: str) -> str:
+        if not _TOPIC.match(name):
+            raise ConfigurationError(f"{name!r} is not a legal Kafka topic name")
+        return name
+
+
+class TopicSpec(BaseModel):
+    """A topic to create when missing: ``partitions`` and ``replication`` factor."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=_TOPIC.pattern)
+    partitions: int = Field(default=4, ge=1)
+    replication: int = Field(default=1, ge=1)
+
+
+async def ensure_topics(
+    config: KafkaConfig, topics: Iterable[TopicSpec | str], *, create: bool = True
+) -> list[str]:
+    """Make sure ``topics`` exist; returns the names it created.
+
+    Missing topics are created with their partitions when ``create`` is true; otherwise
+    a missing topic raises `ConfigurationError` (so a typo does not silently start an
+    idle consumer). Topics that exist are left as they are.
+    """
+    admin_mod = require_aiokafka("admin")
+    specs = [TopicSpec(name=t) if isinstance(t, str) else t for t in topics]
+    admin = admin_mod.AIOKafkaAdminClient(**config.client_options())
+    await config.start_client(admin.start, admin.close, "admin")
+    try:
+        existing = set(await admin.list_topics())
+        missing = [spec for spec in specs if spec.name not in existing]
+        if missing and not create:
+            names = ", ".join(spec.name for spec in missing)
+            raise ConfigurationError(f"Kafka topics missing (and creation not allowed): {names}")
+        if missing:
+            new = [admin_mod.NewTopic(s.name, s.partitions, s.replication) for s in missing]
+            response = await admin.create_topics(new)
+            _check_created(response)
+            _log.info("created Kafka topics %s", [s.name for s in missing])
+        return [spec.name for spec in missing]
+    finally:
+        await admin.close()
+
+
+def _check_created(response: object) -> None:
+    topic_already_exists = 36
+    for item in getattr(response, "topic_errors", ()):
+        name, code, message = item[0], item[1], item[2] if len(item) > 2 else None
+        if code not in (0, topic_already_exists):
+            raise ConfigurationError(f"creating topic {name!r} failed: error {code} {message}")
+
+
+def agent_subset(pipeline: Pipeline, agent_ids: Sequence[str], name: str | None = None) -> Pipeline:
+    """A new pipeline with ``pipeline``'s sources, sinks and settings but only these agents.
+
+    Build the full pipeline in one place and run a different subset in each process;
+    the agents must not share in-process state across the split.
+    """
+    chosen = [pipeline.get_agent(agent_id) for agent_id in agent_ids]  # KeyError names it
+    subset = Pipeline(
+        name or f"{pipeline.name}[{','.join(agent_ids)}]",
+        sources=pipeline.sources,
+        agents=chosen,
+        sinks=pipeline.sinks,
+        dead_letters=pipeline.dead_letter_sink,
+        schemas=pipeline.schemas,
+        watermarks=pipeline.watermarks,
+        max_depth=pipeline.max_depth,
+        drain_timeout=pipeline.drain_timeout,
+    )
+    return subset
+
+
+def topics_for_agents(
+    naming: TopicNaming, agents: Iterable[Agent]
+) -> Callable[[AgentEvent], list[str]]:
+    """Where an event goes: its ``target_agents``' topics, else every subscriber's topic."""
+    table = [(agent.filter, naming.agent(agent.id)) for agent in agents]
+    by_id = {agent.id: naming.agent(agent.id) for agent in agents}
+
+    def route(event: AgentEvent) -> list[str]:
+        if event.target_agents:
+            return [by_id.get(a) or naming.agent(a) for a in event.target_agents]
+        return [topic for subscription, topic in table if subscription.matches(event)]
+
+    return route
