@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 import typer
 
-from reagents.cli_kafka import start_position
+from reagents.cli.kafka import start_position
 from reagents.errors import ConfigurationError
 from reagents.kafka import BOOTSTRAP_ENV, KafkaConfig, TopicNaming, resolve_bootstrap
 from reagents.sources.kafka import KafkaSource

@@ -3,7 +3,7 @@
 This package is the presentation layer: it loads a pipeline file (`loading`), runs the
 pipeline on asyncio (`running`) and reports with rich (`reporting`). Errors a user can
 cause end in one red line and exit code 2 (bad input) or 1 (failure while running),
-never a traceback (`console`). The commands live in `commands` and `dlq`; this module
+never a traceback (`console`). The commands live in `commands`, `dlq` and `kafka`; this module
 assembles them into `app`, the ``reagents`` console script.
 """
 
@@ -26,12 +26,13 @@ from reagents.cli.dlq import dlq_app as dlq_app
 from reagents.cli.dlq import dlq_list as dlq_list
 from reagents.cli.dlq import dlq_replay as dlq_replay
 from reagents.cli.dlq import dlq_show as dlq_show
+from reagents.cli.kafka import broker as broker
+from reagents.cli.kafka import kafka_app as kafka_app
 from reagents.cli.loading import FACTORY_NAMES as FACTORY_NAMES
 from reagents.cli.loading import PIPELINE_HELP as PIPELINE_HELP
 from reagents.cli.loading import PipelineRef as PipelineRef
 from reagents.cli.loading import load_pipeline
 from reagents.cli.reporting import Outcome as Outcome
-from reagents.cli.running import run_and_report
 
 __all__ = ["CliError", "app", "load_pipeline"]
 
@@ -58,6 +59,8 @@ def main(
     * `reagents replay events.jsonl --pipeline examples/trading.py --speed 10`
     * `reagents dlq list dead_letters.jsonl`
     * `reagents graph examples/trading.py --format mermaid`
+    * `reagents broker` (an embedded Kafka-protocol broker for experiments)
+    * `reagents replay --kafka market --from-offset 0 -p examples/trading.py`
     """
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
@@ -66,7 +69,8 @@ def main(
 
 
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(kafka_app, name="kafka")
 app.command()(run)
 app.command()(replay)
 app.command()(graph)
-_run_and_report = run_and_report  # the name reagents.cli_kafka uses
+app.command("broker")(broker)

@@ -12,7 +12,8 @@ from typing import Annotated
 import typer
 
 from reagents.cli.console import CliError, friendly
-from reagents.cli.loading import PipelineArg, PipelineOpt, load_pipeline
+from reagents.cli.kafka import BootstrapOpt, replay_from_kafka, start_position
+from reagents.cli.loading import PIPELINE_HELP, PipelineArg, load_pipeline
 from reagents.cli.running import ProgressOpt, replay_log, run_and_report
 from reagents.pipelines.graph import pipeline_graph
 
@@ -46,8 +47,12 @@ def run(
 
 @friendly
 def replay(
-    log: Annotated[Path, typer.Argument(metavar="LOG.jsonl", help="Event or dead-letter log.")],
-    pipeline: PipelineOpt,
+    log: Annotated[
+        Path | None, typer.Argument(metavar="[LOG.jsonl]", help="Event or dead-letter log.")
+    ] = None,
+    pipeline: Annotated[
+        str | None, typer.Option("--pipeline", "-p", metavar="FILE.py[:NAME]", help=PIPELINE_HELP)
+    ] = None,
     speed: Annotated[
         float | None,
         typer.Option(help="Replay at the recorded pace times SPEED (default: at full speed)."),
@@ -56,19 +61,48 @@ def replay(
         str | None,
         typer.Option(metavar="ISO-TIME", help="Skip events older than this (no offset = UTC)."),
     ] = None,
+    kafka: Annotated[
+        str | None, typer.Option(metavar="TOPIC", help="Replay this Kafka topic instead of a log.")
+    ] = None,
+    from_offset: Annotated[int | None, typer.Option(help="With --kafka: start offset.")] = None,
+    from_time: Annotated[
+        str | None, typer.Option(metavar="ISO-TIME", help="With --kafka: start time.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="With --kafka: write the events to this JSONL file.")
+    ] = None,
+    bootstrap: BootstrapOpt = None,
     progress: ProgressOpt = None,
 ) -> None:
-    """Replay a JSONL log through a pipeline, from its first line.
+    """Replay a JSONL log (or, with --kafka, a topic) through a pipeline.
 
-    The log is added to the pipeline as source `replay`; its checkpoint file is neither
-    read nor written. A dead-letter log replays too: its events (or raw bytes, decoded
-    again) go through the pipeline.
+    A log is added to the pipeline as source `replay` instead of the pipeline's own
+    sources; its checkpoint file is neither read nor written. A dead-letter log replays
+    too: its events (or raw bytes, decoded again) go through the pipeline. A topic is
+    read from every partition without a consumer group, into the pipeline or a file.
 
     Examples:
 
     * `reagents replay events.jsonl --pipeline examples/trading.py`
     * `reagents replay events.jsonl -p app.py:pipeline --speed 10 --since 2024-05-01T12:00Z`
+    * `reagents replay --kafka market --from-offset 0 --out market.jsonl`
     """
+    if kafka is not None:
+        if log is not None:
+            raise CliError("give a LOG.jsonl or --kafka TOPIC, not both")
+        replay_from_kafka(
+            kafka,
+            pipeline_ref=pipeline,
+            out=out,
+            bootstrap=bootstrap,
+            start=start_position(from_offset, from_time),
+            progress=progress,
+        )
+        return
+    if log is None:
+        raise CliError("give a LOG.jsonl to replay (or --kafka TOPIC)")
+    if pipeline is None:
+        raise CliError("replaying a log needs --pipeline FILE.py[:NAME]")
     when = _parse_since(since)
     if not log.is_file():
         raise CliError(f"log {str(log)!r} does not exist")

@@ -21,6 +21,8 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from reagents.cli.loading import load_pipeline
+from reagents.cli.running import run_and_report
 from reagents.errors import ReagentsError
 from reagents.events import AgentEvent, encode_event
 from reagents.kafka.broker import EmbeddedBroker
@@ -84,11 +86,11 @@ def replay_from_kafka(
         topic, group_id=None, config=config, name="replay", start=start, stop_when_idle=idle
     )
     if pipeline_ref is not None:
-        from reagents import cli  # the CLI's loader and runner (imported late: no cycle)
-
-        pipeline = cli.load_pipeline(pipeline_ref)
+        pipeline = load_pipeline(pipeline_ref)
+        for name in [s.name for s in pipeline.sources]:
+            pipeline.remove_source(name)  # replay feeds the topic instead of them
         pipeline.add_source(source)
-        cli._run_and_report(pipeline, forever=False, progress=progress)
+        run_and_report(pipeline, forever=False, progress=progress)
         return
     assert out is not None
     written, failed = asyncio.run(_to_jsonl(source, out, progress))
