@@ -18,7 +18,7 @@ order (see `build_pipeline`), so every run produces the same signals.
 
 Run it::
 
-    python examples/trading.py [--out DIR] [--speed X]
+    python examples/trading.py [--out DIR] [--speed X] [--kafka-bootstrap HOST:PORT]
     reagents run examples/trading.py:build_pipeline
 """
 
@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -37,19 +39,24 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from reagents.events import AgentEvent
+from reagents.events import AgentEvent, decode_event
+from reagents.kafka import BOOTSTRAP_ENV, KafkaConfig, ReliableProducer, TopicSpec, ensure_topics
 from reagents.operators.expression import where
 from reagents.operators.filters import where_content, where_type
 from reagents.pipelines.flow import Watermarks
 from reagents.pipelines.pipeline import Pipeline
 from reagents.sinks.agent import Agent
 from reagents.sinks.file import FileSink
+from reagents.sinks.kafka import KafkaSink
+from reagents.sources.base import Source
 from reagents.sources.file import FileSource
+from reagents.sources.kafka import KafkaSource
 
 DATA = Path(__file__).resolve().parent / "data" / "market.jsonl"
 DEFAULT_OUT = Path("out") / "trading"
 SIGNALS_FILE = "signals.jsonl"
 DEAD_LETTERS_FILE = "dead_letters.jsonl"
+SIGNALS_TOPIC = "trading_signals"
 
 SYMBOLS = ("AAPL", "MSFT", "GOOGL")
 SPIKE_FACTOR = 1.5
@@ -166,7 +173,11 @@ def on_urgent_alert(portfolio: Portfolio, event: AgentEvent) -> list[AgentEvent]
 
 
 def build_pipeline(
-    data: Path = DATA, out_dir: Path | None = None, speed: float | None = None
+    data: Path = DATA,
+    out_dir: Path | None = None,
+    speed: float | None = None,
+    kafka_topic: str | None = None,
+    kafka: KafkaConfig | None = None,
 ) -> Pipeline:
     """The trading pipeline over ``data``, writing signals and dead letters to ``out_dir``.
 
@@ -176,6 +187,9 @@ def build_pipeline(
     mark of 1, batches of 1) because the trader and the risk agent share a portfolio:
     with a bigger window the whole file is queued at once and each agent drains its
     own queue on its own schedule, so a halt would no longer pause the quotes after it.
+
+    With ``kafka_topic`` (see `publish_to_kafka`) the session is read from that topic
+    instead of the file, and the signals also go to the ``trading_signals`` topic.
     """
     out = out_dir if out_dir is not None else DEFAULT_OUT
     out.mkdir(parents=True, exist_ok=True)
@@ -187,15 +201,26 @@ def build_pipeline(
         dead_letters=out / DEAD_LETTERS_FILE,
         watermarks=Watermarks(high=1, low=0),
     )
-    pipeline.add_source(
-        FileSource(
+    if kafka_topic is None:
+        source: Source = FileSource(
             data,
             name="market",
             speed=speed,
             batch_size=1,
             checkpoint_path=out / "market.checkpoint",
         )
-    )
+    else:
+        source = KafkaSource(
+            kafka_topic,
+            group_id="trading",
+            config=kafka,
+            name="market",
+            start="earliest",
+            window=Watermarks(high=1, low=0),
+            batch_size=1,
+            stop_when_idle=2.0,
+        )
+    pipeline.add_source(source)
     portfolio = Portfolio()
     pipeline.add_agent(TradingAgent(portfolio))
 
@@ -215,7 +240,28 @@ def build_pipeline(
         "type IN ('trade_signal*', 'position_closed', 'trading_paused', 'volatility_warning')"
     )
     pipeline.add_sink(FileSink(out / SIGNALS_FILE, outputs, name="signals"))
+    if kafka_topic is not None:
+        pipeline.add_sink(KafkaSink(SIGNALS_TOPIC, outputs, name="kafka-signals", config=kafka))
     return pipeline
+
+
+async def publish_to_kafka(data: Path, config: KafkaConfig) -> str:
+    """Copy the session into a new one-partition topic (one partition: the agents share
+    a portfolio, so they must see the events in file order); return its name."""
+    topic = f"trading_market_{uuid.uuid4().hex[:8]}"
+    await ensure_topics(
+        config, [TopicSpec(name=topic, partitions=1), TopicSpec(name=SIGNALS_TOPIC)]
+    )
+    producer = ReliableProducer(config, what="trading example")
+    try:
+        with data.open("rb") as lines:
+            for line in lines:
+                if line.strip():
+                    event = decode_event(line)
+                    await producer.send(topic, line.rstrip(b"\r\n"), event.conversation_id.encode())
+    finally:
+        await producer.stop()
+    return topic
 
 
 def trader_of(pipeline: Pipeline) -> TradingAgent:
@@ -262,9 +308,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=DATA, help="JSONL event log to replay")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory")
     parser.add_argument("--speed", type=float, default=None, help="replay speed (x real time)")
+    parser.add_argument(
+        "--kafka-bootstrap",
+        default=os.environ.get(BOOTSTRAP_ENV),
+        metavar="HOST:PORT",
+        help=f"run over Kafka at this address (default: ${BOOTSTRAP_ENV}; unset: no Kafka)",
+    )
     args = parser.parse_args(argv)
 
-    pipeline = build_pipeline(args.data, args.out, args.speed)
+    kafka = topic = None
+    if args.kafka_bootstrap:
+        kafka = KafkaConfig(bootstrap_servers=args.kafka_bootstrap)
+        topic = asyncio.run(publish_to_kafka(args.data, kafka))
+    pipeline = build_pipeline(args.data, args.out, args.speed, kafka_topic=topic, kafka=kafka)
     produced: Counter[str] = Counter()
     pipeline.events.subscribe(lambda event: produced.update((event.event_type,)))
     asyncio.run(pipeline.run())

@@ -4,7 +4,8 @@ Everything a user needs is importable from here::
 
     from reagents import AgentEvent, Pipeline, where
 
-Submodules not re-exported here are private by convention.
+Submodules not re-exported here are private by convention. The Kafka classes are
+importable without aiokafka; they need it (``pip install 'reagents[kafka]'``) to start.
 """
 
 from reagents.dead_letter import DeadLetter, FailureStage
@@ -19,6 +20,7 @@ from reagents.errors import (
     RequestTimeoutError,
 )
 from reagents.events import AgentEvent, AgentResponse, decode_event, encode_event
+from reagents.kafka import EmbeddedBroker, KafkaConfig, KafkaDeadLetterSink, TopicNaming
 from reagents.operators import (
     Backoff,
     BufferOverflowError,
@@ -61,9 +63,11 @@ from reagents.schemas import PayloadSchemas
 from reagents.sinks.agent import Agent
 from reagents.sinks.base import DeadLetterSink, Sink
 from reagents.sinks.file import FileSink, JsonlDeadLetterLog, read_dead_letters
+from reagents.sinks.kafka import KafkaSink
 from reagents.sinks.memory import MemoryDeadLetters, MemorySink
 from reagents.sources.base import Source
 from reagents.sources.file import FileSource
+from reagents.sources.kafka import KafkaSource
 from reagents.sources.memory import MemorySource
 
 __version__ = "0.1.0"
@@ -80,6 +84,7 @@ __all__ = [
     "DeadLetter",
     "DeadLetterSink",
     "DropReason",
+    "EmbeddedBroker",
     "EventDecodeError",
     "FailureStage",
     "FileSink",
@@ -88,6 +93,10 @@ __all__ = [
     "FilterSyntaxError",
     "Incoming",
     "JsonlDeadLetterLog",
+    "KafkaConfig",
+    "KafkaDeadLetterSink",
+    "KafkaSink",
+    "KafkaSource",
     "MemoryDeadLetters",
     "MemoryIdempotencyStore",
     "MemorySink",
@@ -111,6 +120,7 @@ __all__ = [
     "SqliteSagaStore",
     "StatsSnapshot",
     "StatsTable",
+    "TopicNaming",
     "TypeSet",
     "Watermarks",
     "Workflow",

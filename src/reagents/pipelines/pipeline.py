@@ -443,7 +443,7 @@ class Pipeline:
                     await sink.close()
                 except Exception:
                     logger.exception("pipeline %s: closing sink %s failed", self.name, sink.name)
-            self._bus.dead_letters.close()
+            await self._bus.dead_letters.aclose()
         finally:
             self._running = False
 

@@ -55,3 +55,8 @@ class DeadLetterSink(ABC):
 
     def close(self) -> None:  # noqa: B027  (optional hook)
         """Flush and release resources."""
+
+    async def aclose(self) -> None:
+        """Flush and release resources, waiting for writes still under way (the pipeline
+        calls this when it stops; a sink that writes remotely overrides it)."""
+        self.close()
