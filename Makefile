@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench bench-kafka clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ lint: $(STAMP)
 ## Throughput and latency against the raw ceiling measured in the same run.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+bench-kafka: $(STAMP)
+	$(BIN)/python benchmarks/kafka_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
