@@ -470,3 +470,18 @@ async def test_an_agent_does_not_hear_its_own_events_unless_addressed(
     pipeline.publish(event("loop"))
     await pipeline.run()
     assert heard == ["start", "loop", "again"]
+
+
+async def test_events_for_agents_elsewhere_leave_through_a_sink(
+    pipeline: Pipeline, letters: MemoryDeadLetters
+) -> None:
+    outbound = MemorySink("type = command", name="to-kafka")
+    pipeline.add_sink(outbound)
+    pipeline.publish(AgentEvent(event_type="command", target_agents=("remote",)))
+    pipeline.publish(AgentEvent(event_type="other", target_agents=("remote",)))
+    await pipeline.run()
+    assert outbound.event_types() == ["command"]
+    [letter] = letters.letters  # only the one no sink carries away
+    assert letter.event is not None
+    assert letter.event.event_type == "other"
+    assert "no sink takes it elsewhere" in letter.message

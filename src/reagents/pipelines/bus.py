@@ -134,11 +134,10 @@ class Bus:
         if self.tap.observers:
             self.tap.on_next(event)
         if event.target_agents:
-            targets = self._addressed(event)
-        else:
-            targets = self.agent_router.match(event)
-            if targets and event.source_agent in self.agents:
-                targets = [r for r in targets if r.agent.id != event.source_agent]
+            return self._addressed(event)
+        targets = self.agent_router.match(event)
+        if targets and event.source_agent in self.agents:
+            targets = [r for r in targets if r.agent.id != event.source_agent]
         if self.sinks:
             targets.extend(self.sink_router.match(event))
         return targets
@@ -150,17 +149,19 @@ class Bus:
             runner.submit(Delivery(event, ack, depth))
 
     def _addressed(self, event: AgentEvent) -> list[AgentRunner]:
-        found = []
-        for agent_id in event.target_agents:
-            runner = self.agents.get(agent_id)
-            if runner is None:
-                error = LookupError(
-                    f"event is addressed to agent {agent_id!r}, which pipeline "
-                    f"{self.name!r} does not have"
-                )
-                self.dead_letter(DeadLetter.from_error(FailureStage.ROUTING, error, event=event))
-            else:
-                found.append(runner)
+        # Addressed to agents of this pipeline: delivered to them. Addressed to agents
+        # that run elsewhere: the sinks that take the event carry it there (a Kafka sink,
+        # say); only when none does is it a routing failure.
+        found = [self.agents[a] for a in event.target_agents if a in self.agents]
+        carriers = self.sink_router.match(event) if self.sinks else []
+        if len(found) < len(event.target_agents) and not carriers:
+            missing = [a for a in event.target_agents if a not in self.agents]
+            error = LookupError(
+                f"event is addressed to agent(s) {', '.join(map(repr, missing))}, which "
+                f"pipeline {self.name!r} does not have, and no sink takes it elsewhere"
+            )
+            self.dead_letter(DeadLetter.from_error(FailureStage.ROUTING, error, event=event))
+        found.extend(carriers)
         return found
 
     # -- RunnerHost ----------------------------------------------------------------------
