@@ -17,6 +17,8 @@ import asyncio
 import time
 import uuid
 
+from workload import EXPRESSION, make_events, plain_predicate
+
 from reagents.events import AgentEvent, decode_event, encode_event
 from reagents.kafka import EmbeddedBroker, KafkaConfig, TopicSpec, ensure_topics
 from reagents.kafka.producer import ProducerSettings, ReliableProducer
@@ -24,32 +26,10 @@ from reagents.pipelines.pipeline import Pipeline
 from reagents.sinks.memory import MemoryDeadLetters
 from reagents.sources.kafka import KafkaSource
 
-SYMBOLS = ("AAPL", "MSFT", "GOOGL", "AMZN", "TSLA", "IBM")
-EXPRESSION = "type = market_data AND payload.symbol IN ('AAPL', 'MSFT', 'GOOGL') AND priority < 5"
-
 
 def make_values(count: int) -> list[bytes]:
-    """Encoded market-data-like events; about a quarter pass the filter."""
-    kinds = ("market_data", "market_data", "news", "order_update")
-    return [
-        encode_event(
-            AgentEvent(
-                event_type=kinds[n % 4],
-                priority=1 + n % 9,
-                payload={"symbol": SYMBOLS[n % 6], "price": 100 + n % 50, "volume": n % 1000},
-            )
-        )
-        for n in range(count)
-    ]
-
-
-def plain_predicate(event: AgentEvent) -> bool:
-    """EXPRESSION, hand-written."""
-    return (
-        event.event_type == "market_data"
-        and event.payload.get("symbol") in ("AAPL", "MSFT", "GOOGL")
-        and event.priority < 5
-    )
+    """The shared workload's events, encoded."""
+    return [encode_event(event) for event in make_events(count)]
 
 
 async def produce(config: KafkaConfig, topic: str, values: list[bytes]) -> float:

@@ -22,6 +22,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
+from workload import EXPRESSION, make_events, plain_predicate
 
 from reagents.events import AgentEvent, decode_event, encode_event
 from reagents.operators.expression import where
@@ -29,31 +30,6 @@ from reagents.pipelines.pipeline import Pipeline
 from reagents.sinks.agent import Agent
 from reagents.sinks.memory import MemoryDeadLetters
 from reagents.sources.file import FileSource
-
-SYMBOLS = ("AAPL", "MSFT", "GOOGL", "AMZN", "TSLA", "IBM")
-EXPRESSION = "type = market_data AND payload.symbol IN ('AAPL', 'MSFT', 'GOOGL') AND priority < 5"
-
-
-def make_events(count: int) -> list[AgentEvent]:
-    """Market-data-like events; about a quarter pass the benchmark's three filters."""
-    kinds = ("market_data", "market_data", "news", "order_update")
-    return [
-        AgentEvent(
-            event_type=kinds[n % 4],
-            priority=1 + n % 9,
-            payload={"symbol": SYMBOLS[n % 6], "price": 100 + n % 50, "volume": n % 1000},
-        )
-        for n in range(count)
-    ]
-
-
-def plain_predicate(event: AgentEvent) -> bool:
-    """The same test as EXPRESSION, hand-written."""
-    return (
-        event.event_type == "market_data"
-        and event.payload.get("symbol") in ("AAPL", "MSFT", "GOOGL")
-        and event.priority < 5
-    )
 
 
 def best_rate(count: int, run: Callable[[], object], repeat: int) -> float:

@@ -15,7 +15,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from reactivex import Observable
 
@@ -27,16 +27,13 @@ from reagents.errors import (
     RequestTimeoutError,
 )
 from reagents.events import AgentEvent, new_id
-from reagents.operators.filters import Filter
-from reagents.operators.retry import Backoff
-from reagents.operators.throttle import RateLimit
 from reagents.pipelines.bus import Bus
 from reagents.pipelines.flow import Watermarks
 from reagents.pipelines.graph import PipelineGraph, pipeline_graph
 from reagents.pipelines.runner import ERROR_TYPE, AgentRunner
 from reagents.pipelines.stats import StatsTable
 from reagents.schemas import PayloadSchemas
-from reagents.sinks.agent import Agent, Handler
+from reagents.sinks.agent import Agent, AgentOptions, Handler
 from reagents.sinks.base import DeadLetterSink, Sink
 from reagents.sinks.file import JsonlDeadLetterLog
 from reagents.sources.base import Source
@@ -149,31 +146,16 @@ class Pipeline:
         return sink
 
     def agent(
-        self,
-        id: str | None = None,
-        *,
-        subscription: Filter | str | None = None,
-        max_concurrent: int | None = None,
-        priority: int | None = None,
-        retry: Backoff | None = None,
-        rate: RateLimit | None = None,
-        timeout: float | None = None,
+        self, id: str | None = None, **options: Unpack[AgentOptions]
     ) -> Callable[[Handler], Agent]:
-        """Decorator: turn a (sync or async) function into an agent of this pipeline."""
+        """Decorator: turn a (sync or async) function into an agent of this pipeline.
+
+        ``options`` are `Agent`'s: subscription, max_concurrent, priority, retry, rate,
+        timeout, input_schema, output_schema, capability.
+        """
 
         def register(handler: Handler) -> Agent:
-            return self.add_agent(
-                Agent(
-                    handler,
-                    id=id,
-                    subscription=subscription,
-                    max_concurrent=max_concurrent,
-                    priority=priority,
-                    retry=retry,
-                    rate=rate,
-                    timeout=timeout,
-                )
-            )
+            return self.add_agent(Agent(handler, id=id, **options))
 
         return register
 

@@ -12,7 +12,7 @@ import asyncio
 import inspect
 import re
 from collections.abc import AsyncIterator, Callable, Iterable
-from typing import Any, ClassVar, TypeAlias
+from typing import Any, ClassVar, TypeAlias, TypedDict
 
 from reactivex import Observable
 
@@ -24,7 +24,7 @@ from reagents.operators.retry import Backoff
 from reagents.operators.throttle import RateLimit
 from reagents.schemas import PayloadSchema, PayloadValidator, compile_schema
 
-__all__ = ["Agent", "Handler", "HandlerResult", "collect_outputs"]
+__all__ = ["Agent", "AgentOptions", "Handler", "HandlerResult", "collect_outputs"]
 
 HandlerResult: TypeAlias = Any
 """None, an AgentEvent, a dict, an AgentResponse, an iterable of those, an async
@@ -47,6 +47,20 @@ def _subscription(value: Filter | str | None, agent_id: str) -> Filter:
         f"agent {agent_id!r}: subscription must be a Filter or a where(...) expression "
         f"string, not {type(value).__name__}"
     )
+
+
+class AgentOptions(TypedDict, total=False):
+    """The settings of an `Agent` besides its handler and id (see `Agent`)."""
+
+    subscription: Filter | str | None
+    max_concurrent: int | None
+    priority: int | None
+    retry: Backoff | None
+    rate: RateLimit | None
+    timeout: float | None
+    input_schema: PayloadSchema | None
+    output_schema: PayloadSchema | None
+    capability: str | None
 
 
 class Agent:
