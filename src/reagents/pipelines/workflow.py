@@ -37,9 +37,9 @@ from typing import Any
 
 from reagents.errors import ConfigurationError
 from reagents.operators.retry import Backoff
+from reagents.pipelines.coordinator import CoordinatorBase, RunState, check_id
 from reagents.pipelines.idempotency import KEY_FIELD
 from reagents.pipelines.pipeline import Pipeline
-from reagents.pipelines.saga import CoordinatorBase, RunState, check_id
 from reagents.pipelines.saga_store import Action, LogEntry, Phase, SagaRecord, SagaStatus, SagaStore
 
 __all__ = ["Workflow", "WorkflowCoordinator", "WorkflowStep"]
