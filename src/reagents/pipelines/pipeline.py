@@ -89,6 +89,7 @@ class Pipeline:
         self._sinks: dict[str, Sink] = {}
         self._stopping: asyncio.Event | None = None
         self._started = asyncio.Event()
+        self._ended = asyncio.Event()
         self._running = False
         for source in sources:
             self.add_source(source)
@@ -298,6 +299,7 @@ class Pipeline:
         if self._running:
             raise RuntimeError(f"pipeline {self.name!r} is already running")
         self._running = True
+        self._ended.clear()
         self._bus.reset_flow(self.watermarks)
         self._stopping = asyncio.Event()
         runners = self._bus.runners()
@@ -353,8 +355,8 @@ class Pipeline:
         if timeout is not None:
             self.drain_timeout = timeout
         self.request_stop()
-        while self._running:
-            await asyncio.sleep(0.01)
+        if self._running:
+            await self._ended.wait()
 
     async def _until_finished(
         self,
@@ -428,6 +430,7 @@ class Pipeline:
             await self._bus.dead_letters.aclose()
         finally:
             self._running = False
+            self._ended.set()
 
     async def _pump(self, source: Source) -> None:
         bus = self._bus
