@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import ValidationError
+
+if TYPE_CHECKING:
+    from reagents.events import AgentEvent
 
 
 class ReagentsError(Exception):
@@ -91,6 +96,6 @@ class AgentRequestError(ReagentsError, RuntimeError):
     ``answer`` is the ``agent_error`` event, with the stage, error type and message.
     """
 
-    def __init__(self, message: str, answer: object) -> None:
+    def __init__(self, message: str, answer: AgentEvent) -> None:
         super().__init__(message)
         self.answer = answer

@@ -43,6 +43,9 @@ Semantics, kept deliberately simple (two-valued; SQL's "unknown" collapses to fa
 - A bare field means "present and truthy": ``NOT payload.halted`` passes events
   without ``halted`` too.
 - Everything on ``type`` ignores case, like `where_type`; its values must be text.
+- ``target`` is the list of addressed agents: ``target CONTAINS 'pricer'`` asks
+  whether an event is addressed to ``pricer`` (``target = pricer`` is always false),
+  and a bare ``target`` whether it is addressed at all.
 """
 
 from __future__ import annotations
