@@ -9,7 +9,7 @@ or was dead-lettered. It is the `RunnerHost` of every agent runner.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from reactivex.subject import Subject
 
@@ -104,29 +104,35 @@ class Bus:
 
     # -- routing -----------------------------------------------------------------------
 
-    def ingest(self, incoming: Incoming) -> None:
-        """Route one source record; ack it at once if nothing subscribes to it."""
-        item = incoming.item
-        self.counters.ingested += 1
-        if not isinstance(item, AgentEvent):
-            self.dead_letter(item)
-            incoming.ack()
-            return
-        if self.schemas is not None:
-            try:
-                self.schemas.validate(item)
-            except PayloadValidationError as error:
-                origin = incoming.origin or None
-                self.dead_letter(
-                    DeadLetter.from_error(FailureStage.VALIDATION, error, event=item, origin=origin)
-                )
+    def ingest(self, batch: Sequence[Incoming]) -> None:
+        """Route a batch of source records; ack at once those nothing subscribes to."""
+        self.counters.ingested += len(batch)
+        match, deliver, schemas = self._match, self._deliver, self.schemas
+        for incoming in batch:
+            item = incoming.item
+            if not isinstance(item, AgentEvent):  # a dead letter made by the source
+                self.dead_letter(item)
                 incoming.ack()
-                return
-        targets = self._match(item)
-        if targets:
-            self._deliver(item, targets, Ack(incoming.ack, holders=0), 0)
-        else:
+                continue
+            if schemas is not None and not self._valid(incoming, item, schemas):
+                continue
+            targets = match(item)
+            if targets:
+                deliver(item, targets, Ack(incoming.ack, holders=0), 0)
+            else:
+                incoming.ack()
+
+    def _valid(self, incoming: Incoming, event: AgentEvent, schemas: PayloadSchemas) -> bool:
+        try:
+            schemas.validate(event)
+        except PayloadValidationError as error:
+            origin = incoming.origin or None
+            self.dead_letter(
+                DeadLetter.from_error(FailureStage.VALIDATION, error, event=event, origin=origin)
+            )
             incoming.ack()
+            return False
+        return True
 
     def _match(self, event: AgentEvent) -> list[AgentRunner]:
         if self._answers:

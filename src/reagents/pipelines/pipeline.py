@@ -436,8 +436,7 @@ class Pipeline:
         bus = self._bus
         try:
             async for batch in source.batches():
-                for incoming in batch:
-                    bus.ingest(incoming)
+                bus.ingest(batch)
                 flow = bus.flow
                 if flow.has_room:
                     await asyncio.sleep(0)  # let agents, timers and stop() run between batches
