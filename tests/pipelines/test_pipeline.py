@@ -485,3 +485,21 @@ async def test_events_for_agents_elsewhere_leave_through_a_sink(
     assert letter.event is not None
     assert letter.event.event_type == "other"
     assert "no sink takes it elsewhere" in letter.message
+
+
+async def test_only_runs_a_subset_of_the_agents_with_the_same_wiring(
+    pipeline: Pipeline, letters: MemoryDeadLetters
+) -> None:
+    seen: list[str] = []
+    pipeline.add_agent(Agent(lambda e: seen.append("a"), id="a"))
+    pipeline.add_agent(Agent(lambda e: seen.append("b"), id="b"))
+    out = pipeline.add_sink(MemorySink(name="out"))
+    part = pipeline.only(["b"])
+    assert [agent.id for agent in part.agents] == ["b"]
+    assert part.sinks == [out]
+    assert part.dead_letter_sink is letters
+    part.publish(event("x"))
+    await part.run()
+    assert seen == ["b"]
+    with pytest.raises(KeyError, match="has no agent 'c'"):
+        pipeline.only(["c"])

@@ -17,7 +17,6 @@ from reagents.kafka.producer import KafkaSendError, ProducerSettings, ReliablePr
 from reagents.kafka.topology import (
     TopicNaming,
     TopicSpec,
-    agent_subset,
     ensure_topics,
     topics_for_agents,
 )
@@ -34,7 +33,6 @@ __all__ = [
     "ReliableProducer",
     "TopicNaming",
     "TopicSpec",
-    "agent_subset",
     "dead_letter_headers",
     "ensure_topics",
     "require_aiokafka",

@@ -2,29 +2,27 @@
 
 The article's layout is one topic per agent (``<prefix>_<agent_id>``) plus one
 dead-letter topic (``<prefix>_dlq``). `ensure_topics` creates missing topics with N
-partitions when allowed. `agent_subset` makes a pipeline that runs only some of the
-agents, so each agent (with its own consumer group) scales on its own, and
-`topics_for_agents` routes an event to the topics of the agents it is meant for.
+partitions when allowed, and `topics_for_agents` routes an event to the topics of the
+agents it is meant for. (`Pipeline.only` runs some of a pipeline's agents in one
+process, so each agent, with its own consumer group, scales on its own.)
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from reagents.errors import ConfigurationError
 from reagents.events import AgentEvent
 from reagents.kafka.config import KafkaConfig, require_aiokafka
-from reagents.pipelines.pipeline import Pipeline
 from reagents.sinks.agent import Agent
 
 __all__ = [
     "TopicNaming",
     "TopicSpec",
-    "agent_subset",
     "ensure_topics",
     "topics_for_agents",
 ]
@@ -114,27 +112,6 @@ def _check_created(response: object) -> None:
         name, code, message = item[0], item[1], item[2] if len(item) > 2 else None
         if code not in (0, topic_already_exists):
             raise ConfigurationError(f"creating topic {name!r} failed: error {code} {message}")
-
-
-def agent_subset(pipeline: Pipeline, agent_ids: Sequence[str], name: str | None = None) -> Pipeline:
-    """A new pipeline with ``pipeline``'s sources, sinks and settings but only these agents.
-
-    Build the full pipeline in one place and run a different subset in each process;
-    the agents must not share in-process state across the split.
-    """
-    chosen = [pipeline.get_agent(agent_id) for agent_id in agent_ids]  # KeyError names it
-    subset = Pipeline(
-        name or f"{pipeline.name}[{','.join(agent_ids)}]",
-        sources=pipeline.sources,
-        agents=chosen,
-        sinks=pipeline.sinks,
-        dead_letters=pipeline.dead_letter_sink,
-        schemas=pipeline.schemas,
-        watermarks=pipeline.watermarks,
-        max_depth=pipeline.max_depth,
-        drain_timeout=pipeline.drain_timeout,
-    )
-    return subset
 
 
 def topics_for_agents(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Unpack
 
@@ -145,6 +145,26 @@ class Pipeline:
         if self._running:
             runner.start()
         return sink
+
+    def only(self, agent_ids: Sequence[str], name: str | None = None) -> Pipeline:
+        """A new pipeline with these agents only, and the same sources, sinks and settings.
+
+        Declare the whole system once and run a different subset in each process (with
+        Kafka sources in consumer groups), so agents scale independently. The agents
+        must not share in-process state across the split.
+        """
+        chosen = [self.get_agent(agent_id) for agent_id in agent_ids]  # KeyError names it
+        return Pipeline(
+            name or f"{self.name}[{','.join(agent_ids)}]",
+            sources=self._sources,
+            agents=chosen,
+            sinks=self._sinks.values(),
+            dead_letters=self.dead_letter_sink,
+            schemas=self.schemas,
+            watermarks=self.watermarks,
+            max_depth=self.max_depth,
+            drain_timeout=self.drain_timeout,
+        )
 
     def agent(
         self, id: str | None = None, **options: Unpack[AgentOptions]
