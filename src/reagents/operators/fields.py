@@ -8,6 +8,7 @@ a filter on an absent field is simply false.
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import attrgetter
 from typing import Any, Final
 
 from reagents.events import AgentEvent
@@ -68,7 +69,10 @@ def field_getter(path: str) -> FieldGetter:
         known = ", ".join(sorted(set(EVENT_FIELDS)))
         raise KeyError(f"unknown event field {head!r}; known fields: {known}") from None
     if not rest:
-        return lambda event: getattr(event, attribute)
+        return attrgetter(attribute)
+    if attribute == "payload" and len(rest) == 1:  # the common case, kept short
+        key = rest[0]
+        return lambda event: event.payload.get(key, MISSING)
     # A segment of plain ASCII digits may also index a list; decided once, here.
     steps = tuple((key, _list_index(key)) for key in rest)
 

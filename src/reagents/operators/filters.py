@@ -186,15 +186,24 @@ class FieldFilter(Filter):
 
     def __init__(self, path: str, test: Callable[[Any], bool], text: str | None = None) -> None:
         read = _checked_getter(path)
+        if "." in path:
 
-        def predicate(event: AgentEvent) -> bool:
-            value = read(event)
-            if value is MISSING:
-                return False
-            try:
-                return bool(test(value))
-            except (TypeError, ValueError):
-                return False
+            def predicate(event: AgentEvent) -> bool:
+                value = read(event)
+                if value is MISSING:
+                    return False
+                try:
+                    return bool(test(value))
+                except (TypeError, ValueError):
+                    return False
+
+        else:  # an attribute every event has: nothing can be missing
+
+            def predicate(event: AgentEvent) -> bool:
+                try:
+                    return bool(test(read(event)))
+                except (TypeError, ValueError):
+                    return False
 
         self.path = path
         self.text = text or f"{path} passes {getattr(test, '__name__', 'a test')}"
