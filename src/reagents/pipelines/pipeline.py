@@ -15,7 +15,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Unpack
+from typing import Any, TypeVar, Unpack
 
 from reactivex import Observable
 
@@ -42,6 +42,10 @@ from reagents.sources.memory import MemorySource
 __all__ = ["Pipeline", "SourceFailedError"]
 
 logger = logging.getLogger(__name__)
+
+SourceT = TypeVar("SourceT", bound=Source)
+AgentT = TypeVar("AgentT", bound=Agent)
+SinkT = TypeVar("SinkT", bound=Sink)
 
 DEFAULT_DEAD_LETTERS = Path("dead_letters.jsonl")
 
@@ -100,7 +104,7 @@ class Pipeline:
 
     # -- declaring -------------------------------------------------------------------
 
-    def add_source(self, source: Source) -> Source:
+    def add_source(self, source: SourceT) -> SourceT:
         """Read events from ``source`` when the pipeline runs."""
         if self._running:
             raise ConfigurationError("sources must be added before the pipeline runs")
@@ -125,7 +129,7 @@ class Pipeline:
             f"pipeline {self.name!r} has no source {name!r} (sources: {known})"
         )
 
-    def add_agent(self, agent: Agent) -> Agent:
+    def add_agent(self, agent: AgentT) -> AgentT:
         """Run ``agent`` on the events its subscription matches."""
         if agent.id in self._bus.agents:
             raise ConfigurationError(f"pipeline {self.name!r} already has an agent {agent.id!r}")
@@ -135,7 +139,7 @@ class Pipeline:
             runner.start()
         return agent
 
-    def add_sink(self, sink: Sink) -> Sink:
+    def add_sink(self, sink: SinkT) -> SinkT:
         """Write the events ``sink.subscription`` matches to ``sink``."""
         if sink.name in self._sinks:
             raise ConfigurationError(f"pipeline {self.name!r} already has a sink {sink.name!r}")
