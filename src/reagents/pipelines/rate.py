@@ -14,6 +14,8 @@ from reagents.operators.throttle import RateLimit
 
 __all__ = ["TokenBucket"]
 
+_EPSILON = 1e-9
+
 
 class TokenBucket:
     """Hands out tokens at a `RateLimit`; `acquire` waits (in FIFO order) when empty."""
@@ -41,7 +43,9 @@ class TokenBucket:
         """Take one token, waiting for it if the bucket is empty."""
         async with self._lock:
             self._refill()
-            while self._tokens < 1:
+            # Float error may leave a refilled token a hair short of 1: waiting again for
+            # that hair would spin on sub-microsecond sleeps, so it counts as whole.
+            while self._tokens < 1 - _EPSILON:
                 await self._sleep((1 - self._tokens) * self._interval)
                 self._refill()
             self._tokens -= 1
