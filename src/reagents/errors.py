@@ -40,6 +40,13 @@ class ConfigurationError(ReagentsError, ValueError):
     """A pipeline, agent or schema was configured in a way that cannot work."""
 
 
+def check_positive(**values: float | None) -> None:
+    """Raise `ConfigurationError` naming the first setting that is set but not > 0."""
+    for key, value in values.items():
+        if value is not None and not value > 0:
+            raise ConfigurationError(f"{key} must be > 0, got {value}")
+
+
 def describe_validation_error(error: ValidationError, prefix: str = "") -> str:
     """Render a pydantic error as ``field: message (got value)`` items joined by ``; ``."""
     parts = []

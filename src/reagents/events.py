@@ -20,6 +20,7 @@ from reagents.errors import EventDecodeError, describe_validation_error
 __all__ = [
     "AgentEvent",
     "AgentResponse",
+    "as_utc",
     "decode_event",
     "encode_event",
     "new_id",
@@ -40,7 +41,8 @@ def utc_now() -> datetime:
 _PAYLOAD_ADAPTER: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
 
 
-def _as_utc(value: datetime) -> datetime:
+def as_utc(value: datetime) -> datetime:
+    """``value`` in UTC; a naive time is taken to be UTC already."""
     # A naive timestamp is read as UTC (that is what the article's producers wrote);
     # an aware one is converted, so every event in reagents compares on one clock.
     # A zero offset is kept as it is (whatever its tzinfo object) to keep decoding cheap.
@@ -81,7 +83,7 @@ class AgentEvent(BaseModel):
     @field_validator("timestamp")
     @classmethod
     def _timestamp_in_utc(cls, value: datetime) -> datetime:
-        return _as_utc(value)
+        return as_utc(value)
 
     @property
     def conversation_id(self) -> str:
@@ -155,7 +157,7 @@ class AgentResponse(BaseModel):
     @field_validator("timestamp")
     @classmethod
     def _timestamp_in_utc(cls, value: datetime) -> datetime:
-        return _as_utc(value)
+        return as_utc(value)
 
 
 _validate_json = AgentEvent.__pydantic_validator__.validate_json

@@ -13,7 +13,7 @@ import asyncio
 import os
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Literal
 
@@ -21,7 +21,8 @@ from pydantic import ValidationError
 
 from reagents.dead_letter import DeadLetter, FailureStage
 from reagents.delivery import Incoming, OrderedAcks
-from reagents.events import AgentEvent, decode_event
+from reagents.errors import check_positive
+from reagents.events import AgentEvent, as_utc, decode_event
 from reagents.sources._jsonl import (
     Checkpoint,
     CheckpointError,
@@ -83,8 +84,8 @@ class FileSource(Source):
         if not self.path.is_file():
             what = "is not a regular file" if self.path.exists() else "does not exist"
             raise FileNotFoundError(f"event log {str(self.path)!r} {what}")
-        _check_positive(speed=speed, poll_interval=poll_interval)
-        _check_positive(checkpoint_every=checkpoint_every, batch_size=batch_size)
+        check_positive(speed=speed, poll_interval=poll_interval)
+        check_positive(checkpoint_every=checkpoint_every, batch_size=batch_size)
         if start not in ("beginning", "checkpoint", "end"):
             raise ValueError(f"start must be 'beginning', 'checkpoint' or 'end', got {start!r}")
         self._file_name = self.path.name
@@ -94,7 +95,7 @@ class FileSource(Source):
             if checkpoint_path is not None
             else self.path.with_name(self.path.name + ".checkpoint")
         )
-        self._since = _as_utc(since) if since is not None else None
+        self._since = as_utc(since) if since is not None else None
         self._speed = speed
         self._follow = follow
         self._poll_interval = poll_interval
@@ -268,13 +269,3 @@ class FileSource(Source):
         if self._file is not None:
             self._file.close()
             self._file = None
-
-
-def _as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _check_positive(**values: float | None) -> None:
-    for key, value in values.items():
-        if value is not None and not value > 0:
-            raise ValueError(f"{key} must be > 0, got {value}")

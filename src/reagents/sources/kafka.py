@@ -29,7 +29,7 @@ from pydantic import ValidationError
 
 from reagents.dead_letter import DeadLetter, FailureStage
 from reagents.delivery import Incoming, OrderedAcks, Watermarks
-from reagents.errors import ConfigurationError
+from reagents.errors import ConfigurationError, check_positive
 from reagents.events import AgentEvent, decode_event
 from reagents.kafka.config import KafkaConfig, require_aiokafka
 from reagents.sources.base import Source
@@ -146,7 +146,7 @@ class KafkaSource(Source):
             )
         if isinstance(start, int) and start < 0:
             raise ConfigurationError(f"start offset must be >= 0, got {start}")
-        _check_positive(
+        check_positive(
             batch_size=batch_size,
             max_poll_records=max_poll_records,
             poll_timeout=poll_timeout,
@@ -495,12 +495,6 @@ def _replayed(value: bytes) -> AgentEvent | DeadLetter | None:
         return decode_event(letter.raw or b"")
     except Exception:  # still bad: the original dead letter again
         return letter
-
-
-def _check_positive(**values: float | None) -> None:
-    for key, value in values.items():
-        if value is not None and not value > 0:
-            raise ConfigurationError(f"{key} must be > 0, got {value}")
 
 
 def _listener(source: KafkaSource) -> Any:
