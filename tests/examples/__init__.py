@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -22,3 +23,17 @@ def load_example(name: str) -> ModuleType:
     sys.modules[module_name] = module  # dataclasses look their module up while building
     spec.loader.exec_module(module)
     return module
+
+
+def run_example(name: str, *args: str, cwd: Path, timeout: float = 120) -> str:
+    """Run ``examples/<name>.py`` as a user would; assert it succeeded quietly; return stdout."""
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / f"{name}.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    return done.stdout

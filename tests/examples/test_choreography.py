@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from reagents import AgentEvent
-from tests.examples import EXAMPLES, load_example
+from tests.examples import load_example, run_example
 
 choreography = load_example("choreography")
 
@@ -65,16 +63,8 @@ async def test_a_failed_payment_is_undone_by_the_inventory_reacting_to_it() -> N
 
 @pytest.mark.integration
 def test_the_script_prints_each_order_s_chain(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLES / "choreography.py")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stderr == ""
-    lines = done.stdout.splitlines()
+    stdout = run_example("choreography", cwd=tmp_path)
+    lines = stdout.splitlines()
     assert lines[0].endswith("payment: payment.captured -> shipping: order.shipped")
     assert lines[1].endswith("payment: payment.failed -> inventory: stock.released")
     assert lines[-1] == "stock left: {'lamp': 2}"

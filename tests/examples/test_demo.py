@@ -2,32 +2,22 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.integration
+from tests.examples import run_example
 
-SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "trading.py"
+pytestmark = pytest.mark.integration
 
 
 def test_trading_script_prints_the_summary(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stderr == ""
+    stdout = run_example("trading", "--out", str(out), cwd=tmp_path)
     for label in ("events in", "trade signals out", "positions closed", "dead letters"):
-        assert label in done.stdout
-    assert "Agents and sinks" in done.stdout
-    assert "sink:signals" in done.stdout
+        assert label in stdout
+    assert "Agents and sinks" in stdout
+    assert "sink:signals" in stdout
     lines = (out / "signals.jsonl").read_text().splitlines()
     assert len(lines) > 0
     assert not (out / "dead_letters.jsonl").exists()

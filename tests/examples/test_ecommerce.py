@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 
 from reagents.pipelines.saga_store import Action, Phase, SagaStatus
-from tests.examples import EXAMPLES, load_example
+from tests.examples import load_example, run_example
 
 ecommerce = load_example("ecommerce")
 ORDERS: dict[str, dict[str, Any]] = ecommerce.ORDERS
@@ -76,15 +74,7 @@ async def test_three_orders_in_a_row_leave_only_the_good_one_applied() -> None:
 
 @pytest.mark.integration
 def test_the_script_prints_every_order(tmp_path: Any) -> None:
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLES / "ecommerce.py")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stderr == ""
+    stdout = run_example("ecommerce", cwd=tmp_path)
     for text in ("order-ok", "completed", "order-declined", "compensated", "stock: {'lamp': 8"):
-        assert text in done.stdout
+        assert text in stdout
     assert list(tmp_path.iterdir()) == []  # nothing written to the working directory
