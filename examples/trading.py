@@ -43,8 +43,8 @@ from reagents.events import AgentEvent, decode_event
 from reagents.kafka import BOOTSTRAP_ENV, KafkaConfig, ReliableProducer, TopicSpec, ensure_topics
 from reagents.operators.expression import where
 from reagents.operators.filters import where_content, where_type
-from reagents.pipelines.flow import Watermarks
 from reagents.pipelines.pipeline import Pipeline
+from reagents.policies import Watermarks
 from reagents.sinks.agent import Agent
 from reagents.sinks.file import FileSink
 from reagents.sinks.kafka import KafkaSink

@@ -27,7 +27,7 @@ HEADER = """\
 from pathlib import Path
 
 from reagents.operators.filters import where_type
-from reagents.operators.retry import Backoff
+from reagents.policies import Backoff
 from reagents.pipelines.pipeline import Pipeline
 from reagents.sinks.file import FileSink
 from reagents.sources.file import FileSource

@@ -12,6 +12,7 @@ from reagents.dead_letter import DeadLetter, FailureStage
 from reagents.delivery import Incoming
 from reagents.errors import (
     AgentRequestError,
+    BufferOverflowError,
     ConfigurationError,
     EventDecodeError,
     FilterSyntaxError,
@@ -22,13 +23,7 @@ from reagents.errors import (
 from reagents.events import AgentEvent, AgentResponse, decode_event, encode_event
 from reagents.kafka import EmbeddedBroker, KafkaConfig, KafkaDeadLetterSink, TopicNaming
 from reagents.operators import (
-    Backoff,
-    BufferOverflowError,
-    BufferPolicy,
-    DropReason,
     Filter,
-    Overflow,
-    RateLimit,
     TypeSet,
     addressed_only,
     any_event,
@@ -48,7 +43,6 @@ from reagents.operators import (
     where_regex,
     where_type,
 )
-from reagents.pipelines.flow import Watermarks
 from reagents.pipelines.idempotency import (
     MemoryIdempotencyStore,
     SqliteIdempotencyStore,
@@ -59,6 +53,16 @@ from reagents.pipelines.saga import Saga, SagaCoordinator, SagaStep, reject
 from reagents.pipelines.saga_store import SagaStatus, SagaStore, SqliteSagaStore
 from reagents.pipelines.stats import StatsSnapshot, StatsTable
 from reagents.pipelines.workflow import Workflow, WorkflowCoordinator, WorkflowStep
+from reagents.policies import (
+    Backoff,
+    BufferPolicy,
+    DropReason,
+    Overflow,
+    PriorityFifo,
+    RateLimit,
+    TokenBucket,
+    Watermarks,
+)
 from reagents.schemas import PayloadSchemas
 from reagents.sinks.agent import Agent
 from reagents.sinks.base import DeadLetterSink, Sink
@@ -105,6 +109,7 @@ __all__ = [
     "PayloadSchemas",
     "PayloadValidationError",
     "Pipeline",
+    "PriorityFifo",
     "RateLimit",
     "ReagentsError",
     "RequestTimeoutError",
@@ -120,6 +125,7 @@ __all__ = [
     "SqliteSagaStore",
     "StatsSnapshot",
     "StatsTable",
+    "TokenBucket",
     "TopicNaming",
     "TypeSet",
     "Watermarks",

@@ -3,8 +3,7 @@
 A source hands each record over with an ``ack`` callback. The pipeline calls it
 exactly once, when every agent and sink that matched the record (and every event
 derived from it in-process) has handled or dead-lettered it. Sources turn those
-out-of-order acks into in-order checkpoints with `OrderedAcks`. `Watermarks` bound how
-much is in flight (the pipeline's window, a Kafka partition's window).
+out-of-order acks into in-order checkpoints with `OrderedAcks`.
 """
 
 from __future__ import annotations
@@ -15,12 +14,10 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
 from reagents.dead_letter import DeadLetter
 from reagents.events import AgentEvent
 
-__all__ = ["Ack", "Incoming", "OrderedAcks", "Watermarks", "noop_ack"]
+__all__ = ["Ack", "Incoming", "OrderedAcks", "noop_ack"]
 
 P = TypeVar("P")
 
@@ -40,21 +37,6 @@ class Incoming:
     item: AgentEvent | DeadLetter
     ack: Callable[[], None] = noop_ack
     origin: str = ""
-
-
-class Watermarks(BaseModel):
-    """Pause pulling sources at ``high`` deliveries in flight; resume at ``low``."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    high: int = Field(default=10_000, gt=0)
-    low: int = Field(default=5_000, ge=0)
-
-    @model_validator(mode="after")
-    def _low_below_high(self) -> Watermarks:
-        if self.low >= self.high:
-            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
-        return self
 
 
 class Ack:

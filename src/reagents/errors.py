@@ -93,6 +93,16 @@ class FilterSyntaxError(ReagentsError, ValueError):
         self.reason = message
 
 
+class BufferOverflowError(ReagentsError, RuntimeError):
+    """A buffer with overflow ``error`` received an item while full."""
+
+    def __init__(self, capacity: int, message: str | None = None) -> None:
+        super().__init__(
+            message or f"bounded buffer is full (capacity {capacity}) and overflow='error'"
+        )
+        self.capacity = capacity
+
+
 class RequestTimeoutError(ReagentsError, TimeoutError):
     """A request to an agent got no answer in time."""
 

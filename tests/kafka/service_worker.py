@@ -28,9 +28,9 @@ from typing import Any
 from reagents.events import AgentEvent
 from reagents.kafka import KafkaConfig
 from reagents.operators import addressed_only
-from reagents.operators.retry import Backoff
 from reagents.pipelines.idempotency import MemoryIdempotencyStore, idempotent
 from reagents.pipelines.pipeline import Pipeline
+from reagents.policies import Backoff
 from reagents.sinks.agent import Agent
 from reagents.sinks.kafka import KafkaSink
 from reagents.sinks.memory import MemoryDeadLetters

@@ -11,8 +11,8 @@ import pytest
 from reagents.events import AgentEvent
 from reagents.kafka import KafkaConfig, KafkaDeadLetterSink, KafkaUnavailableError
 from reagents.kafka.broker import free_port
-from reagents.pipelines.flow import Watermarks
 from reagents.pipelines.pipeline import Pipeline, SourceFailedError
+from reagents.policies import Watermarks
 from reagents.sinks.memory import MemoryDeadLetters
 from reagents.sources.kafka import KafkaSource
 from tests.kafka.conftest import create_topic, numbered, produce, produce_raw

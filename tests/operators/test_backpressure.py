@@ -10,13 +10,9 @@ from reactivex.testing import ReactiveTest, TestScheduler
 from reactivex.testing.coldobservable import ColdObservable
 from reactivex.testing.hotobservable import HotObservable
 
-from reagents.operators.backpressure import (
-    BufferOverflowError,
-    BufferPolicy,
-    DropReason,
-    Overflow,
-    bounded_buffer,
-)
+from reagents.errors import BufferOverflowError
+from reagents.operators.backpressure import bounded_buffer
+from reagents.policies import BufferPolicy, DropReason, Overflow
 
 on_next = ReactiveTest.on_next
 on_error = ReactiveTest.on_error

@@ -12,7 +12,8 @@ from reactivex.testing import ReactiveTest, TestScheduler
 from reactivex.testing.hotobservable import HotObservable
 from reactivex.testing.recorded import Recorded
 
-from reagents.operators.priority import priority_buffer, priority_merge, priority_of
+from reagents.operators.priority import priority_buffer, priority_merge
+from reagents.policies import priority_of
 
 on_next = ReactiveTest.on_next
 on_error = ReactiveTest.on_error

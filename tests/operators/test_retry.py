@@ -19,7 +19,8 @@ from reactivex.disposable import Disposable
 from reactivex.notification import OnError
 from reactivex.testing import ReactiveTest, TestScheduler
 
-from reagents.operators.retry import Backoff, retry_with_backoff
+from reagents.operators.retry import retry_with_backoff
+from reagents.policies import Backoff
 
 on_next = ReactiveTest.on_next
 on_error = ReactiveTest.on_error

@@ -12,7 +12,8 @@ import pytest
 from reactivex.notification import OnNext
 from reactivex.testing import ReactiveTest, TestScheduler
 
-from reagents.operators.throttle import RateLimit, throttle
+from reagents.operators.throttle import throttle
+from reagents.policies import RateLimit
 
 on_next = ReactiveTest.on_next
 on_error = ReactiveTest.on_error

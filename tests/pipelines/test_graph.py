@@ -10,8 +10,6 @@ import pytest
 
 from reagents.events import AgentEvent
 from reagents.operators.filters import where_type
-from reagents.operators.retry import Backoff
-from reagents.operators.throttle import RateLimit
 from reagents.pipelines.graph import (
     GraphEdge,
     PipelineGraph,
@@ -21,6 +19,7 @@ from reagents.pipelines.graph import (
     pipeline_graph,
 )
 from reagents.pipelines.pipeline import Pipeline
+from reagents.policies import Backoff, RateLimit
 from reagents.sinks.file import FileSink
 from reagents.sources.file import FileSource
 

@@ -10,10 +10,10 @@ import pytest
 
 from reagents.events import AgentEvent
 from reagents.operators.filters import where_type
-from reagents.operators.throttle import RateLimit
 from reagents.pipelines.graph import GraphEdge, GraphNode, PipelineGraph
 from reagents.pipelines.graph_svg import graph_to_svg, svg_text
 from reagents.pipelines.pipeline import Pipeline
+from reagents.policies import RateLimit
 from reagents.sinks.memory import MemoryDeadLetters, MemorySink
 
 SVG = "{http://www.w3.org/2000/svg}"

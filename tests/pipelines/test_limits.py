@@ -8,44 +8,32 @@ import time
 import pytest
 
 from reagents import AgentEvent, Backoff, FailureStage, MemoryDeadLetters, Pipeline, RateLimit
-from reagents.pipelines.rate import TokenBucket
+from reagents.policies import TokenBucket
 
 
-class FakeClock:
-    """Virtual time: sleeping moves the clock, nothing waits."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(round(seconds, 6))
-        self.now += seconds
+def test_the_bucket_grants_a_burst_then_one_token_per_interval() -> None:
+    bucket = TokenBucket(RateLimit(rate=2, per=1.0, burst=2), now=0.0)
+    assert [bucket.take(0.0) for _ in range(3)] == [0.0, 0.0, 0.5]
+    assert bucket.take(0.5) == 0.0
+    assert bucket.take(0.75) == pytest.approx(0.25)
+    assert bucket.take(1.0) == 0.0
 
 
-async def test_the_bucket_grants_a_burst_then_one_token_per_interval() -> None:
-    clock = FakeClock()
-    bucket = TokenBucket(RateLimit(rate=2, per=1.0, burst=2), clock=clock, sleep=clock.sleep)
-    granted = []
-    for _ in range(5):
-        await bucket.acquire()
-        granted.append(round(clock.now, 6))
-    assert granted == [0.0, 0.0, 0.5, 1.0, 1.5]
-    assert clock.sleeps == [0.5, 0.5, 0.5]
+def test_the_bucket_refills_while_idle_but_not_beyond_its_burst() -> None:
+    bucket = TokenBucket(RateLimit(rate=10, per=1.0, burst=3), now=0.0)
+    assert [bucket.take(100.0) for _ in range(3)] == [0.0, 0.0, 0.0]  # a long idle spell
+    assert bucket.take(100.0) == pytest.approx(0.1)
 
 
-async def test_the_bucket_refills_while_idle_but_not_beyond_its_burst() -> None:
-    clock = FakeClock()
-    bucket = TokenBucket(RateLimit(rate=10, per=1.0, burst=3), clock=clock, sleep=clock.sleep)
-    clock.now = 100.0  # a long idle spell
-    for _ in range(3):
-        await bucket.acquire()
-    assert clock.sleeps == []
-    await bucket.acquire()
-    assert clock.sleeps == [0.1]
+def test_a_wait_always_yields_a_whole_token() -> None:
+    bucket = TokenBucket(RateLimit(rate=3, per=1.0, burst=1), now=0.0)
+    now = 0.0
+    assert bucket.take(now) == 0.0
+    for _ in range(1000):  # float drift never leaves the token a hair short
+        wait = bucket.take(now)
+        assert 0.333333 <= wait <= 0.333334
+        now += wait
+        assert bucket.take(now) == 0.0
 
 
 async def test_a_rate_limited_agent_is_paced_not_dropped() -> None:

@@ -8,8 +8,9 @@ from collections.abc import Sequence
 import pytest
 
 from reagents.delivery import Incoming
+from reagents.errors import BufferOverflowError
 from reagents.events import AgentEvent
-from reagents.operators.backpressure import BufferOverflowError, DropReason
+from reagents.policies import DropReason
 from reagents.sources.memory import MemorySource, SourceClosedError, SourceFullError
 
 

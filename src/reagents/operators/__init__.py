@@ -5,13 +5,7 @@ time-based operators take ``scheduler=`` and otherwise use the subscribe-time
 scheduler, so they all run in virtual time under ``reactivex.testing``.
 """
 
-from reagents.operators.backpressure import (
-    BufferOverflowError,
-    BufferPolicy,
-    DropReason,
-    Overflow,
-    bounded_buffer,
-)
+from reagents.operators.backpressure import bounded_buffer
 from reagents.operators.dedupe import deduplicate
 from reagents.operators.expression import parse_expression, where
 from reagents.operators.filters import (
@@ -27,17 +21,11 @@ from reagents.operators.filters import (
 )
 from reagents.operators.isolate import map_isolated, map_isolated_async
 from reagents.operators.priority import priority_buffer, priority_merge
-from reagents.operators.retry import Backoff, retry_with_backoff
-from reagents.operators.throttle import RateLimit, throttle
+from reagents.operators.retry import retry_with_backoff
+from reagents.operators.throttle import throttle
 
 __all__ = [
-    "Backoff",
-    "BufferOverflowError",
-    "BufferPolicy",
-    "DropReason",
     "Filter",
-    "Overflow",
-    "RateLimit",
     "TypeSet",
     "addressed_only",
     "any_event",

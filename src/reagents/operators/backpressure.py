@@ -35,67 +35,17 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable
-from enum import StrEnum
-from typing import Self, TypeVar
+from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 from reactivex import Observable, abc
+
+from reagents.errors import BufferOverflowError
+from reagents.policies.overflow import BufferPolicy, DropReason, Overflow, offer
 
 from ._credit import CreditGate, check_initial
 
 _T = TypeVar("_T")
 _log = logging.getLogger(__name__)
-
-
-class Overflow(StrEnum):
-    """What a full :func:`bounded_buffer` does with one more item."""
-
-    BLOCK = "block"
-    DROP_OLDEST = "drop_oldest"
-    DROP_NEWEST = "drop_newest"
-    ERROR = "error"
-
-
-class DropReason(StrEnum):
-    """Why ``on_drop`` received an item."""
-
-    DROP_OLDEST = "drop_oldest"  # evicted from the head to make room (Overflow.DROP_OLDEST)
-    DROP_NEWEST = "drop_newest"  # rejected on arrival at a full buffer (Overflow.DROP_NEWEST)
-    OVERFLOW = "overflow"  # the arrival that overflowed under Overflow.ERROR
-    DISCARDED = "discarded"  # still buffered when the stream failed or was disposed
-
-
-class BufferOverflowError(RuntimeError):
-    """A :func:`bounded_buffer` with ``Overflow.ERROR`` received an item while full."""
-
-    def __init__(self, capacity: int) -> None:
-        super().__init__(f"bounded buffer is full (capacity {capacity}) and overflow='error'")
-        self.capacity = capacity
-
-
-class BufferPolicy(BaseModel):
-    """Validated bounds of a buffer: its capacity, overflow policy and low-water mark."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    capacity: int = Field(ge=1, description="Items held before the overflow policy applies.")
-    overflow: Overflow = Field(description="What happens to one item more.")
-    low_water: int | None = Field(
-        default=None,
-        ge=1,
-        description="Pressure ends below this size (default max(1, capacity // 2)).",
-    )
-
-    @model_validator(mode="after")
-    def _low_water_within_capacity(self) -> Self:
-        if self.low_water is not None and self.low_water > self.capacity:
-            raise ValueError(f"low_water ({self.low_water}) must be <= capacity ({self.capacity})")
-        return self
-
-    @property
-    def resume_below(self) -> int:
-        """Pressure is released once the buffer holds fewer items than this."""
-        return self.low_water if self.low_water is not None else max(1, self.capacity // 2)
 
 
 def bounded_buffer(
@@ -176,19 +126,11 @@ def bounded_buffer(
             )
 
             def on_next(item: _T) -> None:
-                dropped: tuple[_T, DropReason] | None = None
                 with gate.lock:
                     if gate.stopped:
-                        dropped = (item, DropReason.DISCARDED)
-                    elif len(queue) < policy.capacity or policy.overflow is Overflow.BLOCK:
-                        queue.append(item)
-                    elif policy.overflow is Overflow.DROP_OLDEST:
-                        dropped = (queue.popleft(), DropReason.DROP_OLDEST)
-                        queue.append(item)
-                    elif policy.overflow is Overflow.DROP_NEWEST:
-                        dropped = (item, DropReason.DROP_NEWEST)
+                        dropped: tuple[_T, DropReason] | None = (item, DropReason.DISCARDED)
                     else:
-                        dropped = (item, DropReason.OVERFLOW)
+                        dropped = offer(queue, item, policy.capacity, policy.overflow)
                 if dropped is not None:
                     report([dropped[0]], dropped[1])
                     if dropped[1] is DropReason.OVERFLOW:
@@ -204,10 +146,4 @@ def bounded_buffer(
     return _bounded_buffer
 
 
-__all__ = [
-    "BufferOverflowError",
-    "BufferPolicy",
-    "DropReason",
-    "Overflow",
-    "bounded_buffer",
-]
+__all__ = ["bounded_buffer"]

@@ -20,13 +20,13 @@ the source, or put a ``bounded_buffer`` in front.
 
 from __future__ import annotations
 
-import heapq
-import itertools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import reactivex
 from reactivex import Observable, abc
+
+from reagents.policies.priority import PriorityFifo, priority_of
 
 from ._credit import CreditGate, check_initial
 
@@ -34,25 +34,6 @@ if TYPE_CHECKING:
     from _typeshed import SupportsRichComparison
 
 _T = TypeVar("_T")
-_MISSING = object()
-
-
-class HasPriority(Protocol):
-    """Anything with an integer ``priority`` (1 = most urgent), such as ``AgentEvent``."""
-
-    @property
-    def priority(self) -> int: ...
-
-
-def priority_of(item: object) -> int:
-    """The default key: ``item.priority``; a clear TypeError when the item has none."""
-    value = getattr(item, "priority", _MISSING)
-    if value is _MISSING:
-        raise TypeError(
-            f"{type(item).__name__} has no 'priority' attribute; pass key=... to say "
-            "how urgent an item is (smaller = more urgent)"
-        )
-    return value  # type: ignore[return-value]
 
 
 def priority_buffer(
@@ -77,30 +58,24 @@ def priority_buffer(
             observer: abc.ObserverBase[_T],
             scheduler_: abc.SchedulerBase | None = None,
         ) -> abc.DisposableBase:
-            heap: list[tuple[Any, int, _T]] = []
-            arrival = itertools.count()
-
-            def pop() -> _T:
-                return heapq.heappop(heap)[2]
+            heap: PriorityFifo[_T] = PriorityFifo(key)
 
             def discard() -> None:
                 with gate.lock:
-                    left = [entry[2] for entry in sorted(heap)]
-                    heap.clear()
+                    left = heap.drain()
                 if on_discard is not None:
                     for item in left:
                         on_discard(item)
 
-            gate = CreditGate(observer, heap, pop, initial, on_terminate=discard)
+            gate = CreditGate(observer, heap, heap.pop, initial, on_terminate=discard)
 
             def on_next(item: _T) -> None:
                 try:
-                    rank = key(item)
+                    with gate.lock:
+                        heap.push(item)
                 except Exception as error:
                     gate.fail(error)
                     return
-                with gate.lock:
-                    heapq.heappush(heap, (rank, next(arrival), item))
                 gate.drain()
 
             return gate.connect(source, request, on_next, scheduler_)
@@ -130,4 +105,4 @@ def priority_merge(
     return merged.pipe(priority_buffer(request, initial=initial, key=key, on_discard=on_discard))
 
 
-__all__ = ["HasPriority", "priority_buffer", "priority_merge", "priority_of"]
+__all__ = ["priority_buffer", "priority_merge"]

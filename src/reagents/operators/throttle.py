@@ -14,41 +14,19 @@ still queued are discarded (they are not emitted after the error). Time comes fr
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import deque
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
 from reactivex import Observable, abc
 from reactivex.disposable import CompositeDisposable, SerialDisposable
 from reactivex.scheduler import TimeoutScheduler
 
+from reagents.policies.rate import RateLimit, TokenBucket
+
 _T = TypeVar("_T")
-# Tolerance for float drift in the token count, so 3 tokens/s really yields 3 items/s.
-_EPSILON = 1e-9
-
-
-class RateLimit(BaseModel):
-    """Token-bucket policy: ``rate`` items per ``per`` seconds, bursts of up to ``burst``."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    rate: int = Field(ge=1, description="Items allowed per period.")
-    per: float = Field(default=1.0, gt=0, description="Length of the period (s).")
-    burst: int | None = Field(default=None, ge=1, description="Bucket size; default rate.")
-
-    @property
-    def capacity(self) -> int:
-        """Tokens the bucket holds when full."""
-        return self.rate if self.burst is None else self.burst
-
-    @property
-    def tokens_per_second(self) -> float:
-        """Refill speed of the bucket."""
-        return self.rate / self.per
 
 
 def throttle(
@@ -66,8 +44,6 @@ def throttle(
         ValueError: at call time, when ``rate < 1``, ``per <= 0`` or ``burst < 1``.
     """
     limit = RateLimit(rate=rate, per=per, burst=burst)
-    capacity = float(limit.capacity)
-    refill = limit.tokens_per_second
 
     def _throttle(source: Observable[_T]) -> Observable[_T]:
         def subscribe(
@@ -78,44 +54,31 @@ def throttle(
             lock = threading.RLock()
             queue: deque[_T] = deque()
             timer = SerialDisposable()
-            tokens = capacity
-            last = _scheduler.now
+            bucket = TokenBucket(limit, _seconds(_scheduler))
             done = False
 
-            def top_up() -> None:
-                nonlocal tokens, last
-                now = _scheduler.now
-                elapsed = max(0.0, (now - last).total_seconds())
-                tokens = min(capacity, tokens + elapsed * refill)
-                last = now
-
             def release() -> None:
-                # Called under the lock with fresh tokens: emit what the bucket allows,
-                # then wait for the next token, or finish if the source is done.
-                nonlocal tokens
-                while queue and tokens >= 1.0 - _EPSILON:
-                    tokens -= 1.0
+                # Called under the lock: emit what the bucket allows, then wait for the
+                # next token, or finish if the source is done.
+                while queue:
+                    wait = bucket.take(_seconds(_scheduler))
+                    if wait:
+                        timer.disposable = _scheduler.schedule_relative(
+                            timedelta(seconds=wait), on_timer
+                        )
+                        return
                     observer.on_next(queue.popleft())
-                if queue:
-                    # Round up to the clock's resolution (1 µs) so the wait always
-                    # yields a whole token and the timer never spins at the same instant.
-                    wait = math.ceil((1.0 - tokens) / refill * 1e6)
-                    timer.disposable = _scheduler.schedule_relative(
-                        timedelta(microseconds=max(1, wait)), on_timer
-                    )
-                elif done:
+                if done:
                     observer.on_completed()
 
             def on_timer(_: abc.SchedulerBase, __: Any = None) -> None:
                 with lock:
-                    top_up()
                     release()
 
             def on_next(item: _T) -> None:
                 with lock:
                     queue.append(item)
                     if len(queue) == 1:  # otherwise a timer is already waiting
-                        top_up()
                         release()
 
             def on_error(error: Exception) -> None:
@@ -139,4 +102,8 @@ def throttle(
     return _throttle
 
 
-__all__ = ["RateLimit", "throttle"]
+def _seconds(scheduler: abc.SchedulerBase) -> float:
+    return scheduler.to_seconds(scheduler.now)
+
+
+__all__ = ["throttle"]

@@ -17,9 +17,10 @@ from reagents.dead_letter import DeadLetter, FailureStage
 from reagents.delivery import Ack, Incoming
 from reagents.errors import PayloadValidationError
 from reagents.events import AgentEvent
-from reagents.pipelines.flow import FlowControl, Watermarks
+from reagents.pipelines.flow import FlowControl
 from reagents.pipelines.router import Router
 from reagents.pipelines.runner import AgentRunner, Delivery
+from reagents.policies import Watermarks
 from reagents.schemas import PayloadSchemas
 from reagents.sinks.base import DeadLetterSink
 

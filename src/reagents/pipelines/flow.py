@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 
-from reagents.delivery import Watermarks
+from reagents.policies import Watermarks
 
-__all__ = ["FlowControl", "Watermarks"]
+__all__ = ["FlowControl"]
 
 
 class FlowControl:

@@ -16,8 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
-from reagents.operators.retry import Backoff
-from reagents.operators.throttle import RateLimit
+from reagents.policies import Backoff, RateLimit
 from reagents.sinks.agent import Agent
 from reagents.sinks.base import DeadLetterSink, Sink
 from reagents.sinks.file import JsonlDeadLetterLog

@@ -28,10 +28,10 @@ from reagents.errors import (
 )
 from reagents.events import AgentEvent, new_id
 from reagents.pipelines.bus import Bus
-from reagents.pipelines.flow import Watermarks
 from reagents.pipelines.graph import PipelineGraph, pipeline_graph
 from reagents.pipelines.runner import ERROR_TYPE, AgentRunner
 from reagents.pipelines.stats import StatsTable
+from reagents.policies import Watermarks
 from reagents.schemas import PayloadSchemas
 from reagents.sinks.agent import Agent, AgentOptions, Handler
 from reagents.sinks.base import DeadLetterSink, Sink

@@ -1,6 +1,6 @@
 """`AgentRunner`: one agent's priority queue, its long-lived workers, retries and stats.
 
-Events wait in a heap ordered by (event priority, arrival), so when the agent is busy
+Events wait in a `PriorityFifo` (event priority, then arrival), so when the agent is busy
 the most urgent waiting event is handled next and equals stay FIFO. ``max_concurrent``
 workers pull from it; there is no Task per event. A failure is retried after the
 agent's backoff without holding a worker, then dead-lettered; it never ends the stream.
@@ -9,10 +9,10 @@ agent's backoff without holding a worker, then dead-lettered; it never ends the 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import random
 import time
+from collections import deque
 from datetime import datetime
 from typing import Protocol
 
@@ -20,8 +20,8 @@ from reagents.dead_letter import DeadLetter, FailureStage
 from reagents.delivery import Ack
 from reagents.errors import PayloadValidationError
 from reagents.events import AgentEvent, utc_now
-from reagents.pipelines.rate import TokenBucket
 from reagents.pipelines.stats import AgentStats, StatsSnapshot
+from reagents.policies import PriorityFifo, TokenBucket
 from reagents.schemas import PayloadValidator
 from reagents.sinks.agent import RESPONSE_TYPE, Agent, collect_outputs
 
@@ -74,11 +74,12 @@ class AgentRunner:
         self.stats = AgentStats()
         self._host = host
         self._rng = rng or random.Random()
-        self._queue: asyncio.PriorityQueue[tuple[int, int, Delivery]] = asyncio.PriorityQueue()
-        self._sequence = itertools.count()
+        self._queue: PriorityFifo[Delivery] = PriorityFifo(_urgency)
+        self._idle_workers: deque[asyncio.Future[None]] = deque()
         self._workers: list[asyncio.Task[None]] = []
         self._retries: set[asyncio.TimerHandle] = set()
-        self._bucket = TokenBucket(agent.rate_limit) if agent.rate_limit else None
+        self._bucket: TokenBucket | None = None
+        self._pacing = asyncio.Lock()
 
     @property
     def id(self) -> str:
@@ -88,11 +89,11 @@ class AgentRunner:
     @property
     def queue_depth(self) -> int:
         """Events waiting for a worker (not counting pending retries)."""
-        return self._queue.qsize()
+        return len(self._queue)
 
     def snapshot(self) -> StatsSnapshot:
         """The agent's counters now."""
-        return self.stats.snapshot(self.agent.id, self._queue.qsize() + len(self._retries))
+        return self.stats.snapshot(self.agent.id, len(self._queue) + len(self._retries))
 
     def submit(self, delivery: Delivery) -> None:
         """Queue an event for the agent (never blocks: flow control bounds the total)."""
@@ -101,13 +102,28 @@ class AgentRunner:
         self._enqueue(delivery)
 
     def _enqueue(self, delivery: Delivery) -> None:
-        entry = (delivery.event.priority, next(self._sequence), delivery)
-        self._queue.put_nowait(entry)
+        self._queue.push(delivery)
+        idle = self._idle_workers
+        while idle:
+            worker = idle.popleft()
+            if not worker.done():
+                worker.set_result(None)
+                break
+
+    async def _next(self) -> Delivery:
+        queue = self._queue
+        while not queue:
+            woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._idle_workers.append(woken)
+            await woken
+        return queue.pop()
 
     def start(self) -> None:
         """Start the workers on the running loop."""
         if self._workers:
             return
+        if self.agent.rate_limit is not None:
+            self._bucket = TokenBucket(self.agent.rate_limit, asyncio.get_running_loop().time())
         self._workers = [
             asyncio.create_task(self._work(), name=f"reagents:{self.agent.id}:{n}")
             for n in range(self.agent.concurrency)
@@ -124,18 +140,24 @@ class AgentRunner:
         self._workers = []
 
     async def _work(self) -> None:
-        queue = self._queue
         handled = 0
         while True:
-            _, _, delivery = await queue.get()
+            delivery = await self._next()
             if self._bucket is not None:
-                await self._bucket.acquire()
+                await self._pace(self._bucket)
             await self._handle(delivery)
             handled += 1
             if handled % _YIELD_EVERY == 0:
                 # A handler that never suspends would otherwise keep the loop to itself
                 # while its queue is full: give other agents and the sources a turn.
                 await asyncio.sleep(0)
+
+    async def _pace(self, bucket: TokenBucket) -> None:
+        # One worker at a time waits for a token, so waiting workers are served in order.
+        async with self._pacing:
+            loop = asyncio.get_running_loop()
+            while wait := bucket.take(loop.time()):
+                await asyncio.sleep(wait)
 
     async def _handle(self, delivery: Delivery) -> None:
         agent, stats = self.agent, self.stats
@@ -238,6 +260,10 @@ class AgentRunner:
     def describe(self) -> str:
         """A short label for graphs and logs."""
         return self.agent.describe()
+
+
+def _urgency(delivery: Delivery) -> int:
+    return delivery.event.priority
 
 
 ERROR_TYPE = "agent_error"

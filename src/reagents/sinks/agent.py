@@ -20,8 +20,7 @@ from reagents.errors import ConfigurationError
 from reagents.events import AgentEvent, AgentResponse
 from reagents.operators.expression import where
 from reagents.operators.filters import Filter, any_event
-from reagents.operators.retry import Backoff
-from reagents.operators.throttle import RateLimit
+from reagents.policies import Backoff, RateLimit
 from reagents.schemas import PayloadSchema, PayloadValidator, compile_schema
 
 __all__ = ["Agent", "AgentOptions", "Handler", "HandlerResult", "collect_outputs"]

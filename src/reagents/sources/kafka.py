@@ -28,10 +28,11 @@ from typing import Any, Literal, Protocol
 from pydantic import ValidationError
 
 from reagents.dead_letter import DeadLetter, FailureStage
-from reagents.delivery import Incoming, OrderedAcks, Watermarks
+from reagents.delivery import Incoming, OrderedAcks
 from reagents.errors import ConfigurationError, check_positive
 from reagents.events import AgentEvent, decode_event
 from reagents.kafka.config import KafkaConfig, require_aiokafka
+from reagents.policies import Watermarks
 from reagents.sources.base import Source
 
 __all__ = ["Flushable", "KafkaSource", "StartAt"]

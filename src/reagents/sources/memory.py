@@ -14,9 +14,9 @@ from collections import deque
 from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 
 from reagents.delivery import Incoming
-from reagents.errors import ReagentsError
+from reagents.errors import BufferOverflowError, ReagentsError
 from reagents.events import AgentEvent
-from reagents.operators.backpressure import BufferOverflowError, DropReason, Overflow
+from reagents.policies.overflow import DropReason, Overflow, offer
 from reagents.sources.base import Source
 
 __all__ = ["MemorySource", "SourceClosedError", "SourceFullError"]
@@ -112,15 +112,15 @@ class MemorySource(Source):
         """
         if self._stopped:
             raise SourceClosedError(f"memory source {self.name!r} is stopped; cannot publish")
-        if len(self._buffer) >= self.capacity:
-            if self.overflow is Overflow.DROP_NEWEST:
-                self._drop(event, DropReason.DROP_NEWEST)
-                return
-            if self.overflow is Overflow.DROP_OLDEST:
-                self._drop(self._buffer.popleft(), DropReason.DROP_OLDEST)
-            else:
+        if self.overflow is Overflow.BLOCK and len(self._buffer) >= self.capacity:
+            raise SourceFullError(self.name, self.capacity, self.overflow)
+        dropped = offer(self._buffer, event, self.capacity, self.overflow)
+        if self._buffer:
+            self._has_data.set()
+        if dropped is not None:
+            if dropped[1] is DropReason.OVERFLOW:
                 raise SourceFullError(self.name, self.capacity, self.overflow)
-        self._append(event)
+            self._drop(*dropped)
 
     async def publish(self, event: AgentEvent) -> None:
         """Buffer ``event``; under ``block`` wait for room, otherwise as `publish_nowait`.
@@ -158,10 +158,6 @@ class MemorySource(Source):
             else:
                 self._has_data.clear()
                 await self._has_data.wait()
-
-    def _append(self, event: AgentEvent) -> None:
-        self._buffer.append(event)
-        self._has_data.set()
 
     def _incoming(self, event: AgentEvent) -> Incoming:
         self._published += 1

@@ -1,0 +1,34 @@
+"""Small validated policy objects shared by the Rx operators and the runtime.
+
+Each policy has ONE implementation here, used both by the operator that applies it to
+an Rx stream (in scheduler time) and by the runtime that applies it to an agent (in
+event-loop time):
+
+* `Backoff` — how many retries and how long before each (`Backoff.delay`);
+* `RateLimit` — a token bucket (`TokenBucket`), which delays and never drops;
+* `Overflow` / `BufferPolicy` — what a full buffer does with one more item (`offer`);
+* `Watermarks` — how much may be in flight before sources pause;
+* `PriorityFifo` — most urgent first, first in first out among equals.
+
+This package imports only the contracts (events, errors), never operators or runtime.
+"""
+
+from reagents.policies.backoff import Backoff
+from reagents.policies.overflow import BufferPolicy, DropReason, Overflow, offer
+from reagents.policies.priority import HasPriority, PriorityFifo, priority_of
+from reagents.policies.rate import RateLimit, TokenBucket
+from reagents.policies.watermarks import Watermarks
+
+__all__ = [
+    "Backoff",
+    "BufferPolicy",
+    "DropReason",
+    "HasPriority",
+    "Overflow",
+    "PriorityFifo",
+    "RateLimit",
+    "TokenBucket",
+    "Watermarks",
+    "offer",
+    "priority_of",
+]

@@ -1,0 +1,78 @@
+"""`PriorityFifo`: most urgent first, first in first out among equals.
+
+The one priority order of reagents: ``priority_buffer`` releases items in it and each
+agent's runner serves its waiting events in it. Smaller keys are more urgent (event
+priority 1 beats 9).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsRichComparison
+
+__all__ = ["HasPriority", "PriorityFifo", "priority_of"]
+
+T = TypeVar("T")
+_MISSING = object()
+
+
+class HasPriority(Protocol):
+    """Anything with an integer ``priority`` (1 = most urgent), such as ``AgentEvent``."""
+
+    @property
+    def priority(self) -> int: ...
+
+
+def priority_of(item: object) -> int:
+    """The default key: ``item.priority``; a clear TypeError when the item has none."""
+    value = getattr(item, "priority", _MISSING)
+    if value is _MISSING:
+        raise TypeError(
+            f"{type(item).__name__} has no 'priority' attribute; pass key=... to say "
+            "how urgent an item is (smaller = more urgent)"
+        )
+    return value  # type: ignore[return-value]
+
+
+class PriorityFifo(Generic[T]):
+    """A heap of items ordered by ``(key(item), arrival)``.
+
+    ``key`` is evaluated once, when an item is pushed; an exception from it propagates
+    from `push` and the item is not added.
+    """
+
+    __slots__ = ("_arrival", "_heap", "_key")
+
+    def __init__(self, key: Callable[[T], SupportsRichComparison] = priority_of) -> None:
+        self._key = key
+        self._heap: list[tuple[Any, int, T]] = []
+        self._arrival = itertools.count()
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def __bool__(self) -> bool:
+        return bool(self._heap)
+
+    def push(self, item: T) -> None:
+        """Add ``item`` behind every waiting item at least as urgent."""
+        heapq.heappush(self._heap, (self._key(item), next(self._arrival), item))
+
+    def pop(self) -> T:
+        """Remove and return the most urgent, earliest item (IndexError when empty)."""
+        return heapq.heappop(self._heap)[2]
+
+    def drain(self) -> list[T]:
+        """Remove every item and return them in release order."""
+        items = [entry[2] for entry in sorted(self._heap)]
+        self._heap.clear()
+        return items
+
+    def __iter__(self) -> Iterator[T]:
+        """The waiting items in release order (without removing them)."""
+        return iter([entry[2] for entry in sorted(self._heap)])
