@@ -28,10 +28,10 @@ from rich.console import Console
 from rich.table import Table
 
 from reagents.events import AgentEvent
-from reagents.pipelines.idempotency import MemoryIdempotencyStore, idempotent, reject
+from reagents.patterns.idempotency import MemoryIdempotencyStore, idempotent, reject
+from reagents.patterns.saga import Saga, SagaCoordinator, SagaStep
+from reagents.patterns.saga_store import SagaRecord, SqliteSagaStore
 from reagents.pipelines.pipeline import Pipeline
-from reagents.pipelines.saga import Saga, SagaCoordinator, SagaStep
-from reagents.pipelines.saga_store import SagaRecord, SqliteSagaStore
 from reagents.sinks.agent import Agent
 from reagents.sinks.memory import MemoryDeadLetters, MemorySink
 

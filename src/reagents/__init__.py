@@ -11,17 +11,15 @@ importable without aiokafka; they need it (``pip install 'reagents[kafka]'``) to
 from reagents.dead_letter import DeadLetter, FailureStage
 from reagents.delivery import Incoming
 from reagents.errors import (
-    AgentRequestError,
     BufferOverflowError,
     ConfigurationError,
     EventDecodeError,
     FilterSyntaxError,
     PayloadValidationError,
     ReagentsError,
-    RequestTimeoutError,
 )
 from reagents.events import AgentEvent, AgentResponse, decode_event, encode_event
-from reagents.kafka import EmbeddedBroker, KafkaConfig, KafkaDeadLetterSink, TopicNaming
+from reagents.kafka import EmbeddedBroker, KafkaConfig, TopicNaming
 from reagents.operators import (
     Filter,
     TypeSet,
@@ -43,16 +41,18 @@ from reagents.operators import (
     where_regex,
     where_type,
 )
-from reagents.pipelines.idempotency import (
+from reagents.patterns.idempotency import (
     MemoryIdempotencyStore,
     SqliteIdempotencyStore,
     idempotent,
 )
-from reagents.pipelines.pipeline import Pipeline, SourceFailedError
-from reagents.pipelines.saga import Saga, SagaCoordinator, SagaStep, reject
-from reagents.pipelines.saga_store import SagaStatus, SagaStore, SqliteSagaStore
+from reagents.patterns.saga import Saga, SagaCoordinator, SagaStep, reject
+from reagents.patterns.saga_store import SagaStatus, SagaStore, SqliteSagaStore
+from reagents.patterns.workflow import Workflow, WorkflowCoordinator, WorkflowStep
+from reagents.pipelines.lifecycle import SourceFailedError
+from reagents.pipelines.pipeline import Pipeline
+from reagents.pipelines.requests import AgentRequestError, RequestTimeoutError
 from reagents.pipelines.stats import StatsSnapshot, StatsTable
-from reagents.pipelines.workflow import Workflow, WorkflowCoordinator, WorkflowStep
 from reagents.policies import (
     Backoff,
     BufferPolicy,
@@ -68,11 +68,14 @@ from reagents.sinks.agent import Agent
 from reagents.sinks.base import DeadLetterSink, Sink
 from reagents.sinks.file import FileSink, JsonlDeadLetterLog, read_dead_letters
 from reagents.sinks.kafka import KafkaSink
+from reagents.sinks.kafka_dead_letters import KafkaDeadLetterSink
 from reagents.sinks.memory import MemoryDeadLetters, MemorySink
 from reagents.sources.base import Source
 from reagents.sources.file import FileSource
 from reagents.sources.kafka import KafkaSource
 from reagents.sources.memory import MemorySource
+from reagents.views.graph import PipelineGraph, pipeline_graph
+from reagents.views.monitor import StatsRecorder
 
 __version__ = "0.1.0"
 
@@ -109,6 +112,7 @@ __all__ = [
     "PayloadSchemas",
     "PayloadValidationError",
     "Pipeline",
+    "PipelineGraph",
     "PriorityFifo",
     "RateLimit",
     "ReagentsError",
@@ -123,6 +127,7 @@ __all__ = [
     "SourceFailedError",
     "SqliteIdempotencyStore",
     "SqliteSagaStore",
+    "StatsRecorder",
     "StatsSnapshot",
     "StatsTable",
     "TokenBucket",
@@ -143,6 +148,7 @@ __all__ = [
     "map_isolated",
     "map_isolated_async",
     "parse_expression",
+    "pipeline_graph",
     "priority_buffer",
     "priority_merge",
     "read_dead_letters",

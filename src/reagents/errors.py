@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pydantic import ValidationError
-
-if TYPE_CHECKING:
-    from reagents.events import AgentEvent
 
 
 class ReagentsError(Exception):
@@ -101,18 +96,3 @@ class BufferOverflowError(ReagentsError, RuntimeError):
             message or f"bounded buffer is full (capacity {capacity}) and overflow='error'"
         )
         self.capacity = capacity
-
-
-class RequestTimeoutError(ReagentsError, TimeoutError):
-    """A request to an agent got no answer in time."""
-
-
-class AgentRequestError(ReagentsError, RuntimeError):
-    """The agent a request was addressed to could not handle it (it answered ``agent_error``).
-
-    ``answer`` is the ``agent_error`` event, with the stage, error type and message.
-    """
-
-    def __init__(self, message: str, answer: AgentEvent) -> None:
-        super().__init__(message)
-        self.answer = answer

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from reagents.pipelines.saga_store import Action, Phase, SagaStatus
+from reagents.patterns.saga_store import Action, Phase, SagaStatus
 from tests.examples import load_example, run_example
 
 ecommerce = load_example("ecommerce")

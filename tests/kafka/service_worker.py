@@ -28,7 +28,7 @@ from typing import Any
 from reagents.events import AgentEvent
 from reagents.kafka import KafkaConfig
 from reagents.operators import addressed_only
-from reagents.pipelines.idempotency import MemoryIdempotencyStore, idempotent
+from reagents.patterns.idempotency import MemoryIdempotencyStore, idempotent
 from reagents.pipelines.pipeline import Pipeline
 from reagents.policies import Backoff
 from reagents.sinks.agent import Agent

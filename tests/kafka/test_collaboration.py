@@ -28,12 +28,12 @@ from typing import Any
 
 import pytest
 
-from reagents.errors import AgentRequestError, RequestTimeoutError
 from reagents.events import AgentEvent
 from reagents.kafka import KafkaConfig
+from reagents.patterns.saga import SagaCoordinator
+from reagents.patterns.saga_store import Action, Phase, SagaStatus, SqliteSagaStore
 from reagents.pipelines.pipeline import Pipeline
-from reagents.pipelines.saga import SagaCoordinator
-from reagents.pipelines.saga_store import Action, Phase, SagaStatus, SqliteSagaStore
+from reagents.pipelines.requests import AgentRequestError, RequestTimeoutError
 from reagents.sinks.agent import RESPONSE_TYPE
 from reagents.sinks.kafka import KafkaSink
 from reagents.sinks.memory import MemoryDeadLetters, MemorySink

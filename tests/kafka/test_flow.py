@@ -9,10 +9,12 @@ import time
 import pytest
 
 from reagents.events import AgentEvent
-from reagents.kafka import KafkaConfig, KafkaDeadLetterSink, KafkaUnavailableError
+from reagents.kafka import KafkaConfig, KafkaUnavailableError
 from reagents.kafka.broker import free_port
-from reagents.pipelines.pipeline import Pipeline, SourceFailedError
+from reagents.pipelines.lifecycle import SourceFailedError
+from reagents.pipelines.pipeline import Pipeline
 from reagents.policies import Watermarks
+from reagents.sinks.kafka_dead_letters import KafkaDeadLetterSink
 from reagents.sinks.memory import MemoryDeadLetters
 from reagents.sources.kafka import KafkaSource
 from tests.kafka.conftest import create_topic, numbered, produce, produce_raw

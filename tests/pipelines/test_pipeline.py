@@ -13,7 +13,8 @@ from reagents.delivery import Incoming
 from reagents.errors import ConfigurationError
 from reagents.events import AgentEvent, AgentResponse
 from reagents.operators.filters import where_type
-from reagents.pipelines.pipeline import Pipeline, SourceFailedError
+from reagents.pipelines.lifecycle import SourceFailedError
+from reagents.pipelines.pipeline import Pipeline
 from reagents.policies import Backoff, Watermarks
 from reagents.schemas import PayloadSchemas
 from reagents.sinks.agent import Agent

@@ -22,7 +22,8 @@ from reagents import (
     SourceFailedError,
     addressed_only,
 )
-from reagents.errors import AgentRequestError, ConfigurationError, RequestTimeoutError
+from reagents.errors import ConfigurationError
+from reagents.pipelines.requests import AgentRequestError, RequestTimeoutError
 
 T = TypeVar("T")
 NO_RETRY = Backoff(max_retries=0)

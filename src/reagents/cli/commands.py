@@ -15,7 +15,7 @@ from reagents.cli.console import CliError, friendly
 from reagents.cli.kafka import BootstrapOpt, replay_from_kafka, start_position
 from reagents.cli.loading import PIPELINE_HELP, PipelineArg, load_pipeline
 from reagents.cli.running import ProgressOpt, replay_log, run_and_report
-from reagents.pipelines.graph import pipeline_graph
+from reagents.views.graph import pipeline_graph
 
 __all__ = ["GraphFormat", "graph", "replay", "run"]
 

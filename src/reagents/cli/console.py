@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.text import Text
 
 from reagents.errors import ReagentsError
-from reagents.pipelines.pipeline import SourceFailedError
+from reagents.pipelines.lifecycle import SourceFailedError
 
 __all__ = ["ABORTED", "RUNTIME", "USAGE", "CliError", "fail", "friendly", "rich_console"]
 

@@ -1,7 +1,8 @@
-"""Kafka support shared by `KafkaSource`, `KafkaSink` and the CLI: config, topics, broker.
+"""Kafka plumbing shared by the Kafka source and sinks and the CLI: config, topics, broker.
 
 aiokafka is optional (``pip install 'reagents[kafka]'``); importing this package does
-not import it, the clients do when they start.
+not import it, the clients do when they start. This package imports neither
+`reagents.sources` nor `reagents.sinks`: they import it.
 """
 
 from reagents.kafka.broker import BrokerError, EmbeddedBroker
@@ -12,7 +13,6 @@ from reagents.kafka.config import (
     require_aiokafka,
     resolve_bootstrap,
 )
-from reagents.kafka.dead_letters import KafkaDeadLetterSink, dead_letter_headers
 from reagents.kafka.producer import KafkaSendError, ProducerSettings, ReliableProducer
 from reagents.kafka.topology import (
     TopicNaming,
@@ -26,14 +26,12 @@ __all__ = [
     "BrokerError",
     "EmbeddedBroker",
     "KafkaConfig",
-    "KafkaDeadLetterSink",
     "KafkaSendError",
     "KafkaUnavailableError",
     "ProducerSettings",
     "ReliableProducer",
     "TopicNaming",
     "TopicSpec",
-    "dead_letter_headers",
     "ensure_topics",
     "require_aiokafka",
     "resolve_bootstrap",

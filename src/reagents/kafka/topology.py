@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from reagents.errors import ConfigurationError
 from reagents.events import AgentEvent
 from reagents.kafka.config import KafkaConfig, require_aiokafka
-from reagents.sinks.agent import Agent
+from reagents.operators.filters import Filter
 
 __all__ = [
     "TopicNaming",
@@ -115,11 +115,16 @@ def _check_created(response: object) -> None:
 
 
 def topics_for_agents(
-    naming: TopicNaming, agents: Iterable[Agent]
+    naming: TopicNaming, subscriptions: Mapping[str, Filter]
 ) -> Callable[[AgentEvent], list[str]]:
-    """Where an event goes: its ``target_agents``' topics, else every subscriber's topic."""
-    table = [(agent.filter, naming.agent(agent.id)) for agent in agents]
-    by_id = {agent.id: naming.agent(agent.id) for agent in agents}
+    """Where an event goes: its ``target_agents``' topics, else every subscriber's topic.
+
+    ``subscriptions`` maps agent ids to their filters (``{a.id: a.filter for a in agents}``).
+    """
+    table = [
+        (subscription, naming.agent(agent_id)) for agent_id, subscription in subscriptions.items()
+    ]
+    by_id = {agent_id: naming.agent(agent_id) for agent_id in subscriptions}
 
     def route(event: AgentEvent) -> list[str]:
         if event.target_agents:

@@ -1,1 +1,8 @@
-"""Pipelines: wiring sources, agents and sinks, and running them on asyncio."""
+"""The runtime: `Pipeline` declares sources, agents and sinks; the rest runs them.
+
+``pipeline`` (declaring, looking, publishing) → ``lifecycle`` (run, drain, stop) →
+``bus`` (routing, acks, dead letters) → ``router`` (indexed subscriptions) and
+``runner`` (one agent's queue, workers, retries, rate) → ``flow`` (in-flight
+watermarks) and ``stats``; ``requests`` is request/response over the bus. Imports
+sources, sinks, operators, policies and the contracts; patterns and views sit above.
+"""

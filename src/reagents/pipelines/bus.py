@@ -20,9 +20,11 @@ from reagents.events import AgentEvent
 from reagents.pipelines.flow import FlowControl
 from reagents.pipelines.router import Router
 from reagents.pipelines.runner import AgentRunner, Delivery
+from reagents.pipelines.stats import StatsTable
 from reagents.policies import Watermarks
 from reagents.schemas import PayloadSchemas
-from reagents.sinks.base import DeadLetterSink
+from reagents.sinks.agent import Agent
+from reagents.sinks.base import DeadLetterSink, Sink
 
 __all__ = ["Bus", "BusCounters"]
 
@@ -68,19 +70,35 @@ class Bus:
 
     # -- wiring ----------------------------------------------------------------------
 
-    def add_agent(self, runner: AgentRunner) -> None:
-        """Route the events the runner's agent subscribes to (or is addressed) to it."""
-        self.agents[runner.id] = runner
-        self.agent_router.add(runner, runner.agent.filter, runner.agent.rank)
+    def add_agent(self, agent: Agent) -> AgentRunner:
+        """Route the events ``agent`` subscribes to (or is addressed) to a new runner."""
+        runner = AgentRunner(agent, self)
+        self.agents[agent.id] = runner
+        self.agent_router.add(runner, agent.filter, agent.rank)
+        return runner
 
-    def add_sink(self, name: str, runner: AgentRunner) -> None:
-        """Route every event the sink's subscription matches to its runner."""
-        self.sinks[name] = runner
-        self.sink_router.add(runner, runner.agent.filter)
+    def add_sink(self, sink: Sink) -> AgentRunner:
+        """Route every event ``sink``'s subscription matches to a new runner writing it."""
+        writer = Agent(sink.write, id=f"sink:{sink.name}", subscription=sink.subscription)
+        runner = AgentRunner(writer, self, stage=FailureStage.SINK)
+        self.sinks[sink.name] = runner
+        self.sink_router.add(runner, writer.filter)
+        return runner
 
     def runners(self) -> list[AgentRunner]:
         """Every agent runner, then every sink runner."""
         return [*self.agents.values(), *self.sinks.values()]
+
+    def stats(self) -> StatsTable:
+        """Every runner's counters now."""
+        table = StatsTable()
+        for runner in self.runners():
+            table[runner.id] = runner.snapshot()
+        return table
+
+    def subscriptions_index(self) -> dict[str, list[str]]:
+        """How agents are indexed: event type, ``prefix*`` or ``*`` → agent ids."""
+        return {key: [r.id for r in runners] for key, runners in self.agent_router.index().items()}
 
     def reset_flow(self, watermarks: Watermarks) -> None:
         """Start a run with fresh in-flight accounting."""

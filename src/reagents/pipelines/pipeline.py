@@ -10,56 +10,32 @@ addressed to it in ``target_agents``).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, Unpack
 
 from reactivex import Observable
 
-from reagents.dead_letter import FailureStage
-from reagents.errors import (
-    AgentRequestError,
-    ConfigurationError,
-    ReagentsError,
-    RequestTimeoutError,
-)
-from reagents.events import AgentEvent, new_id
+from reagents.errors import ConfigurationError
+from reagents.events import AgentEvent
 from reagents.pipelines.bus import Bus
-from reagents.pipelines.graph import PipelineGraph, pipeline_graph
-from reagents.pipelines.runner import ERROR_TYPE, AgentRunner
+from reagents.pipelines.lifecycle import Lifecycle, SourceFailedError
+from reagents.pipelines.requests import send_request
 from reagents.pipelines.stats import StatsTable
 from reagents.policies import Watermarks
 from reagents.schemas import PayloadSchemas
 from reagents.sinks.agent import Agent, AgentOptions, Handler
 from reagents.sinks.base import DeadLetterSink, Sink
-from reagents.sinks.file import JsonlDeadLetterLog
+from reagents.sinks.file import dead_letter_log
 from reagents.sources.base import Source
 from reagents.sources.memory import MemorySource
 
 __all__ = ["Pipeline", "SourceFailedError"]
 
-logger = logging.getLogger(__name__)
-
 SourceT = TypeVar("SourceT", bound=Source)
 AgentT = TypeVar("AgentT", bound=Agent)
 SinkT = TypeVar("SinkT", bound=Sink)
-
-DEFAULT_DEAD_LETTERS = Path("dead_letters.jsonl")
-
-
-class SourceFailedError(ReagentsError, RuntimeError):
-    """A source raised while being read; the pipeline stops and names it."""
-
-    def __init__(self, source: str, error: BaseException) -> None:
-        super().__init__(f"source {source!r} failed: {type(error).__name__}: {error}")
-        self.source = source
-
-
-def _sink_agent(sink: Sink) -> Agent:
-    return Agent(sink.write, id=f"sink:{sink.name}", subscription=sink.subscription)
 
 
 class Pipeline:
@@ -85,16 +61,13 @@ class Pipeline:
         self.watermarks = watermarks or Watermarks()
         self.max_depth = max_depth
         self.drain_timeout = drain_timeout
-        letters = _dead_letter_sink(dead_letters)
+        letters = dead_letter_log(dead_letters)
         self._bus = Bus(name, letters, schemas, max_depth, self.watermarks)
         self.counters = self._bus.counters
         self.inbox = MemorySource(name="inbox", on_drop=self._bus.dropper("inbox"))
         self._sources: list[Source] = []
         self._sinks: dict[str, Sink] = {}
-        self._stopping: asyncio.Event | None = None
-        self._started = asyncio.Event()
-        self._ended = asyncio.Event()
-        self._running = False
+        self._lifecycle = Lifecycle(name, self._bus, self.inbox, self.watermarks)
         for source in sources:
             self.add_source(source)
         for agent in agents:
@@ -106,7 +79,7 @@ class Pipeline:
 
     def add_source(self, source: SourceT) -> SourceT:
         """Read events from ``source`` when the pipeline runs."""
-        if self._running:
+        if self._lifecycle.running:
             raise ConfigurationError("sources must be added before the pipeline runs")
         if any(s.name == source.name for s in self._sources) or source.name == "inbox":
             raise ConfigurationError(
@@ -118,7 +91,7 @@ class Pipeline:
 
     def remove_source(self, name: str) -> Source:
         """Take the source called ``name`` out (a replay swaps a pipeline's own sources)."""
-        if self._running:
+        if self._lifecycle.running:
             raise ConfigurationError("sources must be removed before the pipeline runs")
         for source in self._sources:
             if source.name == name:
@@ -133,9 +106,8 @@ class Pipeline:
         """Run ``agent`` on the events its subscription matches."""
         if agent.id in self._bus.agents:
             raise ConfigurationError(f"pipeline {self.name!r} already has an agent {agent.id!r}")
-        runner = AgentRunner(agent, self._bus)
-        self._bus.add_agent(runner)
-        if self._running:
+        runner = self._bus.add_agent(agent)
+        if self._lifecycle.running:
             runner.start()
         return agent
 
@@ -143,10 +115,9 @@ class Pipeline:
         """Write the events ``sink.subscription`` matches to ``sink``."""
         if sink.name in self._sinks:
             raise ConfigurationError(f"pipeline {self.name!r} already has a sink {sink.name!r}")
-        runner = AgentRunner(_sink_agent(sink), self._bus, stage=FailureStage.SINK)
         self._sinks[sink.name] = sink
-        self._bus.add_sink(sink.name, runner)
-        if self._running:
+        runner = self._bus.add_sink(sink)
+        if self._lifecycle.running:
             runner.start()
         return sink
 
@@ -227,25 +198,11 @@ class Pipeline:
 
     def stats(self) -> StatsTable:
         """Per-agent and per-sink counters now (a table in text and in Jupyter)."""
-        table = StatsTable()
-        for runner in self._bus.runners():
-            table[runner.id] = runner.snapshot()
-        return table
-
-    def graph(self) -> PipelineGraph:
-        """The operator graph: sources, bus, subscriptions, agents, sinks, dead letters."""
-        return pipeline_graph(self)
-
-    def _repr_svg_(self) -> str:
-        """Jupyter shows a pipeline as its operator graph."""
-        return self.graph().to_svg()
+        return self._bus.stats()
 
     def subscriptions_index(self) -> dict[str, list[str]]:
         """How agents are indexed: event type, ``prefix*`` or ``*`` → agent ids."""
-        return {
-            key: [runner.id for runner in runners]
-            for key, runners in self._bus.agent_router.index().items()
-        }
+        return self._bus.subscriptions_index()
 
     def __repr__(self) -> str:
         return (
@@ -281,34 +238,19 @@ class Pipeline:
         answered ``agent_error`` (it failed or rejected the input) and
         `RequestTimeoutError` after ``timeout`` seconds. The pipeline must be running.
         """
-        if not self._running:
+        if not self._lifecycle.running:
             raise RuntimeError(f"pipeline {self.name!r} must be running to send requests")
-        request = AgentEvent(
+        return await send_request(
+            self._bus,
+            self.publish_async,
+            agent_id,
+            payload or {},
+            sender=f"pipeline:{self.name}",
             event_type=event_type,
-            source_agent=f"pipeline:{self.name}",
-            target_agents=(agent_id,),
-            payload=payload or {},
+            timeout=timeout,
             priority=priority,
-            correlation_id=correlation_id or new_id(),
+            correlation_id=correlation_id,
         )
-        answer = self._bus.expect_answer(request, agent_id)
-        try:
-            await self.publish_async(request)
-            response = await asyncio.wait_for(answer, timeout)
-        except TimeoutError:
-            raise RequestTimeoutError(
-                f"agent {agent_id!r} did not answer {event_type!r} within {timeout}s"
-            ) from None
-        finally:
-            self._bus.forget_answer(request)
-        if response.event_type == ERROR_TYPE:
-            detail = response.payload
-            raise AgentRequestError(
-                f"agent {agent_id!r} could not handle {event_type!r}: "
-                f"{detail.get('error_type')}: {detail.get('message')}",
-                response,
-            )
-        return response
 
     # -- running ---------------------------------------------------------------------
 
@@ -320,30 +262,13 @@ class Pipeline:
         runs it stops at once: unfinished records stay unacknowledged, so a source
         with checkpoints delivers them again on the next run.
         """
-        if self._running:
-            raise RuntimeError(f"pipeline {self.name!r} is already running")
-        self._running = True
-        self._ended.clear()
-        self._bus.reset_flow(self.watermarks)
-        self._stopping = asyncio.Event()
-        runners = self._bus.runners()
-        for runner in runners:
-            runner.start()
-        self._started.set()
-        pumps = {
-            asyncio.create_task(self._pump(s), name=f"reagents:{s.name}"): s for s in self._sources
-        }
-        inbox_pump = asyncio.create_task(self._pump(self.inbox), name="reagents:inbox")
-        try:
-            await self._until_finished(pumps, inbox_pump, forever)
-            await self._drain()
-        finally:
-            self._started.clear()
-            await self._shutdown([*pumps, inbox_pump], runners)
+        await self._lifecycle.run(
+            self._sources, self._sinks.values(), forever=forever, drain_timeout=self.drain_timeout
+        )
 
     async def wait_started(self) -> None:
         """Return once `run` has started the agents (requests can be sent from then on)."""
-        await self._started.wait()
+        await self._lifecycle.wait_started()
 
     @contextlib.asynccontextmanager
     async def serving(self) -> AsyncIterator[Pipeline]:
@@ -353,12 +278,7 @@ class Pipeline:
         `publish`; on exit it stops and drains. An error of the pipeline itself is
         raised when the block ends.
         """
-        task = asyncio.create_task(self.run(forever=True), name=f"reagents:{self.name}")
-        started = asyncio.create_task(self.wait_started())
-        await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED)
-        started.cancel()
-        if task.done():
-            await task  # it failed while starting: raise why
+        task = await self._lifecycle.start(self.run(forever=True))
         try:
             yield self
         finally:
@@ -367,8 +287,7 @@ class Pipeline:
 
     def request_stop(self) -> None:
         """Ask a running pipeline to stop reading and drain (returns at once)."""
-        if self._stopping is not None:
-            self._stopping.set()
+        self._lifecycle.request_stop()
 
     async def stop(self, timeout: float | None = None) -> None:
         """Stop reading sources, let in-flight work finish (up to ``timeout``), then end.
@@ -378,101 +297,4 @@ class Pipeline:
         """
         if timeout is not None:
             self.drain_timeout = timeout
-        self.request_stop()
-        if self._running:
-            await self._ended.wait()
-
-    async def _until_finished(
-        self,
-        pumps: dict[asyncio.Task[None], Source],
-        inbox_pump: asyncio.Task[None],
-        forever: bool,
-    ) -> None:
-        assert self._stopping is not None
-        flow = self._bus.flow
-        stop_requested = asyncio.create_task(self._stopping.wait())
-        try:
-            pending: set[asyncio.Task[Any]] = {*pumps, inbox_pump, stop_requested}
-            while pending - {inbox_pump, stop_requested}:
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    if task is not stop_requested and task.exception() is not None:
-                        raise task.exception()  # type: ignore[misc]
-                if stop_requested in done:
-                    return
-            while forever or not self._idle():
-                waiter = asyncio.create_task(flow.wait_idle())
-                done, _ = await asyncio.wait(
-                    {waiter, stop_requested, inbox_pump}, return_when=asyncio.FIRST_COMPLETED
-                )
-                waiter.cancel()
-                if inbox_pump in done and inbox_pump.exception() is not None:
-                    raise inbox_pump.exception()  # type: ignore[misc]
-                if stop_requested in done:
-                    return
-                await asyncio.sleep(0)
-        finally:
-            stop_requested.cancel()
-
-    def _idle(self) -> bool:
-        return self._bus.flow.idle and len(self.inbox) == 0
-
-    async def _drain(self) -> None:
-        flow = self._bus.flow
-        if flow.idle:
-            return
-        try:
-            await asyncio.wait_for(flow.wait_idle(), self.drain_timeout)
-        except TimeoutError:
-            logger.warning(
-                "pipeline %s: %d deliveries still in flight after %.1fs; stopping without "
-                "acknowledging them (they will be delivered again)",
-                self.name,
-                flow.in_flight,
-                self.drain_timeout,
-            )
-
-    async def _shutdown(self, pumps: list[asyncio.Task[None]], runners: list[AgentRunner]) -> None:
-        try:
-            for pump in pumps:
-                pump.cancel()
-            await asyncio.gather(*pumps, return_exceptions=True)
-            for runner in runners:
-                await runner.stop()
-            for source in [*self._sources, self.inbox]:
-                try:
-                    await source.close()
-                except Exception:
-                    logger.exception(
-                        "pipeline %s: closing source %s failed", self.name, source.name
-                    )
-            for sink in self._sinks.values():
-                try:
-                    await sink.close()
-                except Exception:
-                    logger.exception("pipeline %s: closing sink %s failed", self.name, sink.name)
-            await self._bus.dead_letters.aclose()
-        finally:
-            self._running = False
-            self._ended.set()
-
-    async def _pump(self, source: Source) -> None:
-        bus = self._bus
-        try:
-            async for batch in source.batches():
-                bus.ingest(batch)
-                flow = bus.flow
-                if flow.has_room:
-                    await asyncio.sleep(0)  # let agents, timers and stop() run between batches
-                else:
-                    await flow.wait_for_room()
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:
-            raise SourceFailedError(source.name, error) from error
-
-
-def _dead_letter_sink(value: DeadLetterSink | str | Path | None) -> DeadLetterSink:
-    if isinstance(value, DeadLetterSink):
-        return value
-    return JsonlDeadLetterLog(Path(value) if value is not None else DEFAULT_DEAD_LETTERS)
+        await self._lifecycle.stop(timeout)

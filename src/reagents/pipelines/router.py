@@ -65,7 +65,9 @@ class Router(Generic[T]):
         for prefix, listed in self._prefixes.items():
             if key.startswith(prefix):
                 indices.update(listed)
-        found = tuple((self._entries[i][0], self._entries[i][1].predicate) for i in sorted(indices))
+        ranks = self._ranks
+        ordered = sorted(indices, key=lambda i: (ranks[i], i))
+        found = tuple((self._entries[i][0], self._entries[i][1].predicate) for i in ordered)
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
         self._cache[event_type] = found

@@ -20,7 +20,15 @@ from reagents.events import AgentEvent, encode_event
 from reagents.operators.filters import Filter
 from reagents.sinks.base import DeadLetterSink, Sink
 
-__all__ = ["FileSink", "JsonlDeadLetterLog", "read_dead_letters"]
+__all__ = [
+    "DEFAULT_DEAD_LETTERS",
+    "FileSink",
+    "JsonlDeadLetterLog",
+    "dead_letter_log",
+    "read_dead_letters",
+]
+
+DEFAULT_DEAD_LETTERS = Path("dead_letters.jsonl")
 
 _log = logging.getLogger(__name__)
 
@@ -115,6 +123,13 @@ class JsonlDeadLetterLog(DeadLetterSink):
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+def dead_letter_log(value: DeadLetterSink | str | os.PathLike[str] | None) -> DeadLetterSink:
+    """``value`` if it is a dead-letter sink, else a JSONL log at that path (or the default)."""
+    if isinstance(value, DeadLetterSink):
+        return value
+    return JsonlDeadLetterLog(Path(value) if value is not None else DEFAULT_DEAD_LETTERS)
 
 
 def read_dead_letters(

@@ -13,10 +13,11 @@ import random
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
-from reagents.errors import AgentRequestError, ConfigurationError, RequestTimeoutError
+from reagents.errors import ConfigurationError
 from reagents.events import AgentEvent, new_id
+from reagents.patterns.saga_store import Action, LogEntry, Phase, SagaRecord, SagaStatus, SagaStore
 from reagents.pipelines.pipeline import Pipeline
-from reagents.pipelines.saga_store import Action, LogEntry, Phase, SagaRecord, SagaStatus, SagaStore
+from reagents.pipelines.requests import AgentRequestError, RequestTimeoutError
 from reagents.sinks.agent import RESPONSE_TYPE
 
 __all__ = ["CoordinatorBase", "RunState", "check_id", "is_rejection"]

@@ -10,7 +10,7 @@ import pytest
 
 from reagents import AgentEvent, AgentResponse
 from reagents.errors import ConfigurationError
-from reagents.pipelines.idempotency import (
+from reagents.patterns.idempotency import (
     MemoryIdempotencyStore,
     SqliteIdempotencyStore,
     idempotent,

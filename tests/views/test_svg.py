@@ -10,11 +10,11 @@ import pytest
 
 from reagents.events import AgentEvent
 from reagents.operators.filters import where_type
-from reagents.pipelines.graph import GraphEdge, GraphNode, PipelineGraph
-from reagents.pipelines.graph_svg import graph_to_svg, svg_text
 from reagents.pipelines.pipeline import Pipeline
 from reagents.policies import RateLimit
 from reagents.sinks.memory import MemoryDeadLetters, MemorySink
+from reagents.views.graph import GraphEdge, GraphNode, PipelineGraph, pipeline_graph
+from reagents.views.svg import graph_to_svg, svg_text
 
 SVG = "{http://www.w3.org/2000/svg}"
 TRICKY = "type = alert AND payload.note CONTAINS '<script>alert(\"x\")</script> & 50%'"
@@ -53,7 +53,7 @@ def node_rects(root: ET.Element) -> list[tuple[float, float, float, float]]:
 
 
 def test_is_a_well_formed_standalone_svg(pipeline: Pipeline) -> None:
-    svg = graph_to_svg(pipeline.graph())
+    svg = graph_to_svg(pipeline_graph(pipeline))
     root = parse(svg)
     assert root.tag == f"{SVG}svg"
     assert float(root.get("width", "0")) > 300
@@ -63,7 +63,7 @@ def test_is_a_well_formed_standalone_svg(pipeline: Pipeline) -> None:
 
 
 def test_shows_every_node_and_the_subscriptions(pipeline: Pipeline) -> None:
-    shown = texts(parse(graph_to_svg(pipeline.graph())))
+    shown = texts(parse(graph_to_svg(pipeline_graph(pipeline))))
     for label in ("inbox", "bus", "inventory", "alerts", "wide", "orders", "dead letters"):
         assert label in shown
     assert "type = order.created" in shown
@@ -74,7 +74,7 @@ def test_shows_every_node_and_the_subscriptions(pipeline: Pipeline) -> None:
 
 
 def test_filter_text_is_escaped_not_interpreted(pipeline: Pipeline) -> None:
-    svg = graph_to_svg(pipeline.graph())
+    svg = graph_to_svg(pipeline_graph(pipeline))
     shown = " ".join(texts(parse(svg)))
     assert '<script>alert("x")</script> &' in shown
     assert "&lt;script&gt;" in svg
@@ -84,7 +84,7 @@ def test_filter_text_is_escaped_not_interpreted(pipeline: Pipeline) -> None:
 def test_long_labels_are_wrapped_and_cut_but_kept_whole_in_the_hover_title(
     pipeline: Pipeline,
 ) -> None:
-    root = parse(graph_to_svg(pipeline.graph()))
+    root = parse(graph_to_svg(pipeline_graph(pipeline)))
     shown = texts(root)
     wrapped = [t for t in shown if "very.long.event.type" in t and "→" not in t]
     assert len(wrapped) == 2
@@ -95,15 +95,15 @@ def test_long_labels_are_wrapped_and_cut_but_kept_whole_in_the_hover_title(
 
 
 def test_node_boxes_do_not_overlap(pipeline: Pipeline) -> None:
-    rects = node_rects(parse(graph_to_svg(pipeline.graph())))
-    assert len(rects) == len(pipeline.graph().nodes)
+    rects = node_rects(parse(graph_to_svg(pipeline_graph(pipeline))))
+    assert len(rects) == len(pipeline_graph(pipeline).nodes)
     for (x1, y1, w1, h1), (x2, y2, w2, h2) in combinations(rects, 2):
         apart = x1 + w1 <= x2 or x2 + w2 <= x1 or y1 + h1 <= y2 or y2 + h2 <= y1
         assert apart, ((x1, y1, w1, h1), (x2, y2, w2, h2))
 
 
 def test_every_edge_is_drawn_once(pipeline: Pipeline) -> None:
-    graph = pipeline.graph()
+    graph = pipeline_graph(pipeline)
     paths = parse(graph_to_svg(graph)).findall(f".//{SVG}g/{SVG}path")
     assert len(paths) == len(graph.edges)
 
@@ -119,8 +119,8 @@ def test_edges_to_unknown_nodes_are_skipped() -> None:
 
 
 def test_rendering_is_deterministic_and_shown_by_jupyter(pipeline: Pipeline) -> None:
-    graph = pipeline.graph()
-    assert graph.to_svg() == graph_to_svg(graph) == graph_to_svg(pipeline.graph())
+    graph = pipeline_graph(pipeline)
+    assert graph.to_svg() == graph_to_svg(graph) == graph_to_svg(pipeline_graph(pipeline))
     assert graph._repr_svg_() == graph.to_svg()
 
 

@@ -10,9 +10,9 @@ import pytest
 
 from reagents import Agent, AgentEvent, Backoff, MemoryDeadLetters, MemorySink, Pipeline
 from reagents.errors import ConfigurationError
-from reagents.pipelines.idempotency import MemoryIdempotencyStore, idempotent, reject
-from reagents.pipelines.saga_store import Action, Phase, SagaStatus, SqliteSagaStore
-from reagents.pipelines.workflow import Workflow, WorkflowCoordinator, WorkflowStep
+from reagents.patterns.idempotency import MemoryIdempotencyStore, idempotent, reject
+from reagents.patterns.saga_store import Action, Phase, SagaStatus, SqliteSagaStore
+from reagents.patterns.workflow import Workflow, WorkflowCoordinator, WorkflowStep
 
 T = TypeVar("T")
 RETRY = Backoff(max_retries=2, initial=0.001, max_delay=0.01)

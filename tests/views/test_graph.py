@@ -10,7 +10,11 @@ import pytest
 
 from reagents.events import AgentEvent
 from reagents.operators.filters import where_type
-from reagents.pipelines.graph import (
+from reagents.pipelines.pipeline import Pipeline
+from reagents.policies import Backoff, RateLimit
+from reagents.sinks.file import FileSink
+from reagents.sources.file import FileSource
+from reagents.views.graph import (
     GraphEdge,
     PipelineGraph,
     describe_backoff,
@@ -18,10 +22,6 @@ from reagents.pipelines.graph import (
     mermaid_escape,
     pipeline_graph,
 )
-from reagents.pipelines.pipeline import Pipeline
-from reagents.policies import Backoff, RateLimit
-from reagents.sinks.file import FileSink
-from reagents.sources.file import FileSource
 
 TRICKY = "type = alert AND payload.note CONTAINS 'a \"quoted\" [x|y] (z) {w} #1; 50%'"
 

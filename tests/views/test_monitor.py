@@ -9,10 +9,10 @@ import pytest
 
 from reagents.errors import ConfigurationError
 from reagents.events import AgentEvent
-from reagents.pipelines.monitor import StatsRecorder
 from reagents.pipelines.pipeline import Pipeline
 from reagents.pipelines.stats import AgentStats, StatsTable
 from reagents.sinks.memory import MemoryDeadLetters
+from reagents.views.monitor import StatsRecorder
 
 
 class FakePipeline:

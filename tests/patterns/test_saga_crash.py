@@ -29,9 +29,9 @@ from typing import Any
 import pytest
 
 from reagents import Agent, AgentEvent, MemoryDeadLetters, Pipeline
-from reagents.pipelines.idempotency import SqliteIdempotencyStore, idempotent, reject
-from reagents.pipelines.saga import Saga, SagaCoordinator, SagaStep
-from reagents.pipelines.saga_store import Action, LogEntry, Phase, SagaStatus, SqliteSagaStore
+from reagents.patterns.idempotency import SqliteIdempotencyStore, idempotent, reject
+from reagents.patterns.saga import Saga, SagaCoordinator, SagaStep
+from reagents.patterns.saga_store import Action, LogEntry, Phase, SagaStatus, SqliteSagaStore
 from reagents.sinks.agent import Handler
 
 pytestmark = pytest.mark.integration

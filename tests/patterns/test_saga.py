@@ -11,9 +11,9 @@ import pytest
 
 from reagents import Agent, AgentEvent, Backoff, MemoryDeadLetters, MemorySink, Pipeline
 from reagents.errors import ConfigurationError
-from reagents.pipelines.idempotency import MemoryIdempotencyStore, idempotent
-from reagents.pipelines.saga import Saga, SagaCoordinator, SagaStep, reject
-from reagents.pipelines.saga_store import Action, Phase, SagaStatus, SqliteSagaStore
+from reagents.patterns.idempotency import MemoryIdempotencyStore, idempotent
+from reagents.patterns.saga import Saga, SagaCoordinator, SagaStep, reject
+from reagents.patterns.saga_store import Action, Phase, SagaStatus, SqliteSagaStore
 
 T = TypeVar("T")
 NO_RETRY = Backoff(max_retries=0)

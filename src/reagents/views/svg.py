@@ -1,4 +1,4 @@
-"""Render a `PipelineGraph` as a standalone SVG picture, in pure Python and offline.
+"""Render a `GraphModel` as a standalone SVG picture, in pure Python and offline.
 
 Four columns, left to right: sources, the bus (a tall bar), agents and sinks (one
 row each), dead letters. Subscriptions label the arrows from the bus; reactions go
@@ -16,23 +16,29 @@ XML-escaped, and characters XML forbids are replaced, so any filter text is safe
 from __future__ import annotations
 
 import re
-import unicodedata
-from dataclasses import dataclass
 from html import escape
-from pathlib import PurePath
 
-from reagents.pipelines.graph import BUS_ID, DEAD_LETTERS_ID, GraphEdge, GraphNode, PipelineGraph
+from reagents.views.model import BUS_ID, DEAD_LETTERS_ID, GraphEdge, GraphModel
+from reagents.views.svg_layout import (
+    COLUMN,
+    DETAIL_SIZE,
+    HEADERS,
+    LABEL_SIZE,
+    LINE,
+    MARGIN,
+    MONO,
+    PAD,
+    SANS,
+    TITLE_SIZE,
+    Box,
+    Layout,
+    lay_out,
+    shorten,
+    text_width,
+)
 
 __all__ = ["graph_to_svg", "svg_text"]
 
-_SANS = "Helvetica, Arial, sans-serif"
-_MONO = "Menlo, Consolas, 'DejaVu Sans Mono', monospace"
-_TITLE_SIZE, _DETAIL_SIZE, _LABEL_SIZE = 13, 11, 11
-_PAD, _MARGIN, _ROW_GAP, _LINE = 10, 16, 16, 14
-_BUS_WIDTH, _SOURCE_GAP, _DEAD_GAP = 44, 44, 64
-_LABEL_CHARS, _LABEL_LINES, _DETAIL_CHARS = 44, 2, 40
-_COLUMN: dict[str, int] = {"source": 0, "bus": 1, "agent": 2, "sink": 2, "dead_letters": 3}
-_HEADERS = ("sources", "bus", "agents and sinks", "dead letters")
 _COLORS: dict[str, tuple[str, str]] = {  # fill, stroke
     "source": ("#e8f1fb", "#3a78c2"),
     "bus": ("#eeeeee", "#666666"),
@@ -48,119 +54,9 @@ def svg_text(text: str) -> str:
     return escape(_INVALID_XML.sub("\ufffd", text), quote=True)
 
 
-def _width(text: str, size: float, mono: bool = False) -> float:
-    """A generous estimate of the rendered width (wide East Asian characters count 2)."""
-    units = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-    return units * size * (0.61 if mono else 0.62)
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _wrap(text: str, limit: int = _LABEL_CHARS, lines: int = _LABEL_LINES) -> list[str]:
-    """Break ``text`` at spaces into at most ``lines`` lines; cut the last one with "…"."""
-    out: list[str] = []
-    rest = " ".join(text.split())
-    while rest and len(out) < lines - 1 and len(rest) > limit:
-        cut = max(rest.rfind(" AND ", 0, limit + 1), rest.rfind(" OR ", 0, limit + 1))
-        if cut < limit // 3:
-            cut = rest.rfind(" ", 0, limit + 1)
-        cut = cut if cut > 0 else limit
-        out.append(rest[:cut])
-        rest = rest[cut:].lstrip()
-    if rest:
-        out.append(_cut(rest, limit))
-    return out
-
-
-def _detail_lines(node: GraphNode) -> list[str]:
-    details = node.details
-    if node.kind == "agent":
-        lines = [
-            f"max_concurrent {details.get('max_concurrent')} · priority {details.get('priority')}"
-        ]
-        lines += [str(details[key]) for key in ("retry", "rate", "timeout") if key in details]
-    else:
-        lines = [
-            f"{key}: {PurePath(str(value)).name if key == 'path' else value}"
-            for key, value in details.items()
-            if key != "subscription"
-        ]
-    return [_cut(line, _DETAIL_CHARS) for line in lines[:3]]
-
-
-@dataclass
-class _Box:
-    node: GraphNode
-    lines: list[str]
-    x: float = 0.0
-    y: float = 0.0
-    w: float = 0.0
-    h: float = 0.0
-
-    @property
-    def cy(self) -> float:
-        return self.y + self.h / 2
-
-
-def _measure(node: GraphNode) -> _Box:
-    lines = _detail_lines(node)
-    widths = [_width(node.label, _TITLE_SIZE), *(_width(ln, _DETAIL_SIZE, True) for ln in lines)]
-    return _Box(node, lines, w=max(90.0, max(widths) + 2 * _PAD), h=24.0 + _LINE * len(lines))
-
-
-@dataclass
-class _Layout:
-    boxes: dict[str, _Box]
-    labels: dict[str, list[str]]  # subscriber id -> wrapped subscription label
-    top: float
-    bottom: float
-    width: float
-    route_y: float
-
-
-def _layout(graph: PipelineGraph) -> _Layout:
-    boxes = {node.id: _measure(node) for node in graph.nodes if node.kind in _COLUMN}
-    columns: list[list[_Box]] = [[], [], [], []]
-    for box in boxes.values():
-        columns[_COLUMN[box.node.kind]].append(box)
-    labels = {
-        e.target: _wrap(e.label)
-        for e in graph.edges
-        if e.source == BUS_ID and e.target in boxes and e.label and e.target != DEAD_LETTERS_ID
-    }
-    label_w = max(
-        (_width(ln, _LABEL_SIZE, True) for lines in labels.values() for ln in lines), default=0
-    )
-    top = _MARGIN + 56.0
-    y = top
-    for box in columns[2]:
-        above = _LINE * len(labels.get(box.node.id, []))
-        box.y = y + max(0.0, above + 14 - box.h / 2)
-        y = box.y + box.h + _ROW_GAP
-    bottom = max(y - _ROW_GAP, top + 40.0)
-    for column in (columns[0], columns[3]):
-        height = sum(b.h for b in column) + _ROW_GAP * max(0, len(column) - 1)
-        y = (top + bottom - height) / 2
-        for box in column:
-            box.y, y = y, y + box.h + _ROW_GAP
-    bottom = max([bottom, *(b.y + b.h for b in boxes.values() if b.node.kind != "bus")])
-    for box in columns[1]:
-        box.y, box.h = top, bottom - top
-    gaps = (_SOURCE_GAP, max(70.0, label_w + 36), _DEAD_GAP)
-    x = float(_MARGIN)
-    for index, column in enumerate(columns):
-        width = _BUS_WIDTH if index == 1 else max((b.w for b in column), default=0.0)
-        for box in column:
-            box.x, box.w = x, width if index != 3 else box.w
-        x += width + (gaps[index] if index < 3 and width else 0)
-    return _Layout(boxes, labels, top, bottom, x + _MARGIN, bottom + 22)
-
-
-def graph_to_svg(graph: PipelineGraph) -> str:
+def graph_to_svg(graph: GraphModel) -> str:
     """The graph as a standalone ``<svg>`` document (no scripts, no external resources)."""
-    layout = _layout(graph)
+    layout = lay_out(graph)
     parts = [_defs()]
     parts += _headers(layout)
     for edge in graph.edges:
@@ -170,27 +66,27 @@ def graph_to_svg(graph: PipelineGraph) -> str:
     footer_y = layout.route_y + 30
     index_lines = _index_lines(graph)
     for number, line in enumerate(index_lines):
-        x = _MARGIN + (12 if number else 0)
-        parts.append(_text(x, footer_y + number * _LINE, line, _LABEL_SIZE, "#444", mono=True))
-    height = footer_y + _LINE * len(index_lines) + _MARGIN
-    legend_w = _width(_LEGEND, _LABEL_SIZE)
-    width = max(layout.width, _MARGIN * 2 + legend_w, _MARGIN * 2 + _width(_title(graph), 14))
+        x = MARGIN + (12 if number else 0)
+        parts.append(_text(x, footer_y + number * LINE, line, LABEL_SIZE, "#444", mono=True))
+    height = footer_y + LINE * len(index_lines) + MARGIN
+    legend_w = text_width(_LEGEND, LABEL_SIZE)
+    width = max(layout.width, MARGIN * 2 + legend_w, MARGIN * 2 + text_width(_title(graph), 14))
     head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
         f'viewBox="0 0 {width:.0f} {height:.0f}" role="img" '
-        f'aria-label="{svg_text(_title(graph))}" font-family="{_SANS}">'
+        f'aria-label="{svg_text(_title(graph))}" font-family="{SANS}">'
     )
     title = f"<title>{svg_text(_title(graph))}</title>"
     background = f'<rect width="{width:.0f}" height="{height:.0f}" fill="#ffffff"/>'
-    caption = _text(_MARGIN, _MARGIN + 12, _title(graph), 14, "#222", bold=True)
-    legend = _text(_MARGIN, _MARGIN + 28, _LEGEND, _LABEL_SIZE - 1, "#777")
+    caption = _text(MARGIN, MARGIN + 12, _title(graph), 14, "#222", bold=True)
+    legend = _text(MARGIN, MARGIN + 28, _LEGEND, LABEL_SIZE - 1, "#777")
     return "\n".join([head, title, background, caption, legend, *parts, "</svg>"])
 
 
 _LEGEND = "solid: subscription · dashed: reactions back onto the bus · dotted red: failures"
 
 
-def _title(graph: PipelineGraph) -> str:
+def _title(graph: GraphModel) -> str:
     return f"pipeline {graph.name!r}"
 
 
@@ -205,12 +101,12 @@ def _defs() -> str:
     return f"<defs>{''.join(markers)}</defs>"
 
 
-def _headers(layout: _Layout) -> list[str]:
-    firsts: dict[int, _Box] = {}
+def _headers(layout: Layout) -> list[str]:
+    firsts: dict[int, Box] = {}
     for box in layout.boxes.values():
-        firsts.setdefault(_COLUMN[box.node.kind], box)
+        firsts.setdefault(COLUMN[box.node.kind], box)
     return [
-        _text(box.x, layout.top - 8, _HEADERS[column], 10, "#999")
+        _text(box.x, layout.top - 8, HEADERS[column], 10, "#999")
         for column, box in sorted(firsts.items())
     ]
 
@@ -218,7 +114,7 @@ def _headers(layout: _Layout) -> list[str]:
 def _text(
     x: float, y: float, text: str, size: int, fill: str, *, bold: bool = False, mono: bool = False
 ) -> str:
-    font = f' font-family="{_MONO}"' if mono else ""
+    font = f' font-family="{MONO}"' if mono else ""
     weight = ' font-weight="bold"' if bold else ""
     return (
         f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" fill="{fill}"{font}{weight}>'
@@ -226,7 +122,7 @@ def _text(
     )
 
 
-def _node(box: _Box) -> str:
+def _node(box: Box) -> str:
     fill, stroke = _COLORS.get(box.node.kind, ("#ffffff", "#333333"))
     radius = box.h / 2 if box.node.kind == "source" else 6
     if box.node.kind == "bus":
@@ -242,26 +138,26 @@ def _node(box: _Box) -> str:
     if box.node.kind == "bus":
         cx = box.x + box.w / 2
         label = (
-            f'<text x="{cx:.1f}" y="{box.cy:.1f}" font-size="{_TITLE_SIZE}" fill="#333" '
+            f'<text x="{cx:.1f}" y="{box.cy:.1f}" font-size="{TITLE_SIZE}" fill="#333" '
             f'font-weight="bold" text-anchor="middle" dominant-baseline="middle" '
             f'transform="rotate(-90 {cx:.1f} {box.cy:.1f})">{svg_text(box.node.label)}</text>'
         )
         return f"<g><title>{svg_text(hover)}</title>{shape}{label}</g>"
-    inset = box.x + (_PAD + box.h / 4 if box.node.kind == "source" else _PAD)
-    texts = [_text(inset, box.y + 17, box.node.label, _TITLE_SIZE, "#222", bold=True)]
+    inset = box.x + (PAD + box.h / 4 if box.node.kind == "source" else PAD)
+    texts = [_text(inset, box.y + 17, box.node.label, TITLE_SIZE, "#222", bold=True)]
     texts += [
-        _text(inset, box.y + 17 + _LINE * (n + 1), line, _DETAIL_SIZE, "#555", mono=True)
+        _text(inset, box.y + 17 + LINE * (n + 1), line, DETAIL_SIZE, "#555", mono=True)
         for n, line in enumerate(box.lines)
     ]
     return f"<g><title>{svg_text(hover)}</title>{shape}{''.join(texts)}</g>"
 
 
-def _edge(edge: GraphEdge, layout: _Layout) -> str:
+def _edge(edge: GraphEdge, layout: Layout) -> str:
     boxes = layout.boxes
     if edge.source not in boxes or edge.target not in boxes:
         return ""
     start, end = boxes[edge.source], boxes[edge.target]
-    hop = _COLUMN[end.node.kind] - _COLUMN[start.node.kind]
+    hop = COLUMN[end.node.kind] - COLUMN[start.node.kind]
     hover = f"<title>{svg_text(f'{start.node.label} → {end.node.label}: {edge.label}')}</title>"
     if hop >= 2:
         return _routed_below(start, end, edge.label, layout.route_y, hover)
@@ -280,7 +176,7 @@ def _edge(edge: GraphEdge, layout: _Layout) -> str:
     if kind == "flow" and edge.source == BUS_ID:
         lines = layout.labels.get(edge.target, [])
         for n, line in enumerate(reversed(lines)):
-            parts.append(_text(x1 + 8, y1 - 5 - _LINE * n, line, _LABEL_SIZE, "#1f4e79", mono=True))
+            parts.append(_text(x1 + 8, y1 - 5 - LINE * n, line, LABEL_SIZE, "#1f4e79", mono=True))
     return "".join(parts) + "</g>"
 
 
@@ -291,38 +187,38 @@ _STROKES = {
 }
 
 
-def _anchor(box: _Box, y: float) -> float:
+def _anchor(box: Box, y: float) -> float:
     """Where an edge meets ``box`` near height ``y`` (the bus is tall; others: centre)."""
     if box.node.kind != "bus":
         return box.cy
     return min(max(y, box.y + 12), box.y + box.h - 12)
 
 
-def _routed_below(start: _Box, end: _Box, label: str, y: float, hover: str) -> str:
+def _routed_below(start: Box, end: Box, label: str, y: float, hover: str) -> str:
     kind = "fail" if end.node.id == DEAD_LETTERS_ID else "flow"
     x1, x2 = start.x + start.w / 2, end.x + end.w / 2
     y1, y2 = start.y + start.h, end.y + end.h
     path = f"M{x1:.1f},{y1:.1f} L{x1:.1f},{y:.1f} L{x2:.1f},{y:.1f} L{x2:.1f},{y2:.1f}"
     text = (
-        _text(x1 + 10, y - 5, _cut(label, 60), _LABEL_SIZE, "#c0392b", mono=True) if label else ""
+        _text(x1 + 10, y - 5, shorten(label, 60), LABEL_SIZE, "#c0392b", mono=True) if label else ""
     )
     line = f'<path d="{path}" {_STROKES[kind]} marker-end="url(#reagents-{kind})"/>'
     return f"<g>{hover}{line}{text}</g>"
 
 
-def _failures_label(graph: PipelineGraph, layout: _Layout) -> list[str]:
+def _failures_label(graph: GraphModel, layout: Layout) -> list[str]:
     """One "failures" label beside the dead letters instead of one per arrow."""
     box = layout.boxes.get(DEAD_LETTERS_ID)
     sources = [e for e in graph.edges if e.target == DEAD_LETTERS_ID and e.source != BUS_ID]
     if box is None or not sources:
         return []
     label = ", ".join(sorted({e.label for e in sources if e.label}))
-    return [_text(box.x, box.y - 6, _cut(label, 24), _LABEL_SIZE, "#c0392b", mono=True)]
+    return [_text(box.x, box.y - 6, shorten(label, 24), LABEL_SIZE, "#c0392b", mono=True)]
 
 
-def _index_lines(graph: PipelineGraph, limit: int = 6) -> list[str]:
+def _index_lines(graph: GraphModel, limit: int = 6) -> list[str]:
     if not graph.index:
         return []
-    lines = [_cut(f"{key} → {', '.join(ids)}", 90) for key, ids in graph.index.items()]
+    lines = [shorten(f"{key} → {', '.join(ids)}", 90) for key, ids in graph.index.items()]
     extra = [f"… {len(lines) - limit} more"] if len(lines) > limit else []
     return ["router index (event type → agents):", *lines[:limit], *extra]

@@ -58,10 +58,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reagents.errors import ConfigurationError
-from reagents.pipelines.coordinator import CoordinatorBase, RunState, check_id, is_rejection
-from reagents.pipelines.idempotency import KEY_FIELD, reject
+from reagents.patterns.coordinator import CoordinatorBase, RunState, check_id, is_rejection
+from reagents.patterns.idempotency import KEY_FIELD, reject
+from reagents.patterns.saga_store import Action, Phase, SagaRecord, SagaStatus, SagaStore
 from reagents.pipelines.pipeline import Pipeline
-from reagents.pipelines.saga_store import Action, Phase, SagaRecord, SagaStatus, SagaStore
 from reagents.policies import Backoff
 
 __all__ = [

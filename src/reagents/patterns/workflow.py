@@ -19,7 +19,7 @@ fails for good no new step starts, the running ones finish, and the workflow end
 ``failed`` with the reason; otherwise it ends ``completed`` and `SagaRecord.results`
 holds every step's answer. There is no compensation: use a saga for that.
 
-Durability and delivery are those of `reagents.pipelines.saga` (same store, same log:
+Durability and delivery are those of `reagents.patterns.saga` (same store, same log:
 ``sent`` written before each request, the outcome after it): after a crash `resume`
 keeps every completed step's answer, sends an unanswered step again with the same
 idempotency key (a fresh set of retries), and goes on through the graph. Status
@@ -36,10 +36,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reagents.errors import ConfigurationError
-from reagents.pipelines.coordinator import CoordinatorBase, RunState, check_id
-from reagents.pipelines.idempotency import KEY_FIELD
+from reagents.patterns.coordinator import CoordinatorBase, RunState, check_id
+from reagents.patterns.idempotency import KEY_FIELD
+from reagents.patterns.saga_store import Action, LogEntry, Phase, SagaRecord, SagaStatus, SagaStore
 from reagents.pipelines.pipeline import Pipeline
-from reagents.pipelines.saga_store import Action, LogEntry, Phase, SagaRecord, SagaStatus, SagaStore
 from reagents.policies import Backoff
 
 __all__ = ["Workflow", "WorkflowCoordinator", "WorkflowStep"]

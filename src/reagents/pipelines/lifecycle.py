@@ -1,0 +1,205 @@
+"""`Lifecycle`: run a pipeline's sources through its bus, drain, stop and shut down.
+
+`Pipeline` declares; this runs. One pump per source pulls batches while the bus has
+room (`FlowControl`'s watermarks); the agents' runners work on what was routed; on
+`stop` the sources stop being read, in-flight work drains (up to a timeout), and every
+source, sink and dead-letter sink is closed. Cancelling `run` stops at once and
+leaves unfinished records unacknowledged (a checkpointing source delivers them again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine, Iterable, Sequence
+from typing import Any
+
+from reagents.errors import ReagentsError
+from reagents.pipelines.bus import Bus
+from reagents.pipelines.runner import AgentRunner
+from reagents.policies import Watermarks
+from reagents.sinks.base import Sink
+from reagents.sources.base import Source
+from reagents.sources.memory import MemorySource
+
+__all__ = ["Lifecycle", "SourceFailedError"]
+
+logger = logging.getLogger(__name__)
+
+
+class SourceFailedError(ReagentsError, RuntimeError):
+    """A source raised while being read; the pipeline stops and names it."""
+
+    def __init__(self, source: str, error: BaseException) -> None:
+        super().__init__(f"source {source!r} failed: {type(error).__name__}: {error}")
+        self.source = source
+
+
+class Lifecycle:
+    """The running state of one pipeline: started, stopping, ended."""
+
+    def __init__(self, name: str, bus: Bus, inbox: MemorySource, watermarks: Watermarks) -> None:
+        self.name = name
+        self.watermarks = watermarks
+        self.inbox = inbox
+        self._bus = bus
+        self._drain_timeout = 30.0
+        self._stopping: asyncio.Event | None = None
+        self._started = asyncio.Event()
+        self._ended = asyncio.Event()
+        self.running = False
+
+    async def run(
+        self,
+        sources: Iterable[Source],
+        sinks: Iterable[Sink],
+        *,
+        forever: bool,
+        drain_timeout: float,
+    ) -> None:
+        """Run ``sources`` through the bus until they end and work drains, or `stop`."""
+        if self.running:
+            raise RuntimeError(f"pipeline {self.name!r} is already running")
+        self.running = True
+        sources, sinks = list(sources), list(sinks)
+        self._drain_timeout = drain_timeout
+        self._ended.clear()
+        self._bus.reset_flow(self.watermarks)
+        self._stopping = asyncio.Event()
+        runners = self._bus.runners()
+        for runner in runners:
+            runner.start()
+        self._started.set()
+        pumps = {asyncio.create_task(self._pump(s), name=f"reagents:{s.name}"): s for s in sources}
+        inbox_pump = asyncio.create_task(self._pump(self.inbox), name="reagents:inbox")
+        try:
+            await self._until_finished(pumps, inbox_pump, forever)
+            await self._drain()
+        finally:
+            self._started.clear()
+            await self._shutdown([*pumps, inbox_pump], runners, sources, sinks)
+
+    async def start(self, run: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Start ``run`` (this pipeline's `run`) as a task; return it once it is serving.
+
+        If the run fails while starting, its error is raised here.
+        """
+        task = asyncio.create_task(run, name=f"reagents:{self.name}")
+        started = asyncio.create_task(self.wait_started())
+        await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED)
+        started.cancel()
+        if task.done():
+            await task
+        return task
+
+    async def wait_started(self) -> None:
+        """Return once `run` has started the agents."""
+        await self._started.wait()
+
+    def request_stop(self) -> None:
+        """Ask the run to stop reading and drain (returns at once)."""
+        if self._stopping is not None:
+            self._stopping.set()
+
+    async def stop(self, timeout: float | None = None) -> None:
+        """Stop reading, drain for up to ``timeout`` seconds, and wait for the end."""
+        if timeout is not None:
+            self._drain_timeout = timeout
+        self.request_stop()
+        if self.running:
+            await self._ended.wait()
+
+    async def _until_finished(
+        self,
+        pumps: dict[asyncio.Task[None], Source],
+        inbox_pump: asyncio.Task[None],
+        forever: bool,
+    ) -> None:
+        assert self._stopping is not None
+        flow = self._bus.flow
+        stop_requested = asyncio.create_task(self._stopping.wait())
+        try:
+            pending: set[asyncio.Task[Any]] = {*pumps, inbox_pump, stop_requested}
+            while pending - {inbox_pump, stop_requested}:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    if task is not stop_requested and task.exception() is not None:
+                        raise task.exception()  # type: ignore[misc]
+                if stop_requested in done:
+                    return
+            while forever or not self._idle():
+                waiter = asyncio.create_task(flow.wait_idle())
+                done, _ = await asyncio.wait(
+                    {waiter, stop_requested, inbox_pump}, return_when=asyncio.FIRST_COMPLETED
+                )
+                waiter.cancel()
+                if inbox_pump in done and inbox_pump.exception() is not None:
+                    raise inbox_pump.exception()  # type: ignore[misc]
+                if stop_requested in done:
+                    return
+                await asyncio.sleep(0)
+        finally:
+            stop_requested.cancel()
+
+    def _idle(self) -> bool:
+        return self._bus.flow.idle and len(self.inbox) == 0
+
+    async def _drain(self) -> None:
+        flow = self._bus.flow
+        if flow.idle:
+            return
+        try:
+            await asyncio.wait_for(flow.wait_idle(), self._drain_timeout)
+        except TimeoutError:
+            logger.warning(
+                "pipeline %s: %d deliveries still in flight after %.1fs; stopping without "
+                "acknowledging them (they will be delivered again)",
+                self.name,
+                flow.in_flight,
+                self._drain_timeout,
+            )
+
+    async def _shutdown(
+        self,
+        pumps: list[asyncio.Task[None]],
+        runners: list[AgentRunner],
+        sources: Sequence[Source],
+        sinks: Sequence[Sink],
+    ) -> None:
+        try:
+            for pump in pumps:
+                pump.cancel()
+            await asyncio.gather(*pumps, return_exceptions=True)
+            for runner in runners:
+                await runner.stop()
+            for source in [*sources, self.inbox]:
+                try:
+                    await source.close()
+                except Exception:
+                    logger.exception(
+                        "pipeline %s: closing source %s failed", self.name, source.name
+                    )
+            for sink in sinks:
+                try:
+                    await sink.close()
+                except Exception:
+                    logger.exception("pipeline %s: closing sink %s failed", self.name, sink.name)
+            await self._bus.dead_letters.aclose()
+        finally:
+            self.running = False
+            self._ended.set()
+
+    async def _pump(self, source: Source) -> None:
+        bus = self._bus
+        try:
+            async for batch in source.batches():
+                bus.ingest(batch)
+                flow = bus.flow
+                if flow.has_room:
+                    await asyncio.sleep(0)  # let agents, timers and stop() run between batches
+                else:
+                    await flow.wait_for_room()
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            raise SourceFailedError(source.name, error) from error
