@@ -4,22 +4,30 @@ A source hands each record over with an ``ack`` callback. The pipeline calls it
 exactly once, when every agent and sink that matched the record (and every event
 derived from it in-process) has handled or dead-lettered it. Sources turn those
 out-of-order acks into in-order checkpoints with `OrderedAcks`.
+
+Inside an agent's flow (its Rx operator chain) every value is `Held`: the value and
+the `Receipt` of each delivery it was made from. An operator that drops a value
+releases its receipts at once; a batch or window gathers its members' receipts into
+one `Held`; the runtime releases them when the handler has handled (or dead-lettered)
+what the flow emitted. So acks follow content, whatever order values come out in.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from reagents.dead_letter import DeadLetter
 from reagents.events import AgentEvent
 
-__all__ = ["Ack", "Incoming", "OrderedAcks", "noop_ack"]
+__all__ = ["Ack", "Held", "Incoming", "OrderedAcks", "Receipt", "noop_ack"]
 
 P = TypeVar("P")
+T = TypeVar("T")
+U = TypeVar("U")
 
 
 def noop_ack() -> None:
@@ -112,3 +120,59 @@ class OrderedAcks(Generic[P]):
             first += 1
         self._first = first
         self._on_advance(last)
+
+
+class Receipt(Protocol):
+    """One delivery's claim on its source record, as a flow operator sees it."""
+
+    def release(self) -> None:
+        """This holder is done with the delivery (handled, dropped or superseded)."""
+
+    def share(self) -> None:
+        """One more holder (a value copied into a second window) must release it too."""
+
+    def fail(self, error: Exception) -> None:
+        """The delivery cannot go on (a user callback raised on it): dead-letter it."""
+
+
+class Held(Generic[T]):
+    """A value inside a flow with the receipts of the deliveries it was made from."""
+
+    __slots__ = ("receipts", "value")
+
+    def __init__(self, value: T, receipts: tuple[Receipt, ...]) -> None:
+        self.value = value
+        self.receipts = receipts
+
+    def with_value(self, value: U) -> Held[U]:
+        """The same receipts carrying another value (a map, a running state)."""
+        return Held(value, self.receipts)
+
+    def release(self) -> None:
+        """Release every receipt: the value was dropped, superseded or handled."""
+        for receipt in self.receipts:
+            receipt.release()
+
+    def fail(self, error: Exception) -> None:
+        """Dead-letter every delivery the value was made from."""
+        for receipt in self.receipts:
+            receipt.fail(error)
+
+    def share(self) -> Held[T]:
+        """A copy that holds every receipt once more (for a second window)."""
+        for receipt in self.receipts:
+            receipt.share()
+        return Held(self.value, self.receipts)
+
+    @staticmethod
+    def gather(members: Sequence[Held[T]]) -> Held[list[T]]:
+        """One value listing ``members``' values and holding all their receipts."""
+        if len(members) == 1:
+            return Held([members[0].value], members[0].receipts)
+        receipts: list[Receipt] = []
+        for member in members:
+            receipts.extend(member.receipts)
+        return Held([member.value for member in members], tuple(receipts))
+
+    def __repr__(self) -> str:
+        return f"Held({self.value!r}, receipts={len(self.receipts)})"

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from functools import reduce
+from typing import Any, overload
 
-from reactivex import Observable
+from reactivex import Observable, abc
 from reactivex import operators as ops
 
+from reagents.delivery import Held
 from reagents.events import AgentEvent
+from reagents.operators._flow import Flow, derived
 from reagents.operators._typeset import ANY_TYPE, TypeSet
 
 __all__ = ["AllOf", "AnyOf", "Filter", "Not", "Predicate", "addressed_only", "any_event"]
@@ -43,7 +46,16 @@ class Filter:
         """A short human-readable form, used in graphs and error messages."""
         return type(self).__name__
 
-    def __call__(self, source: Observable[AgentEvent]) -> Observable[AgentEvent]:
+    @overload
+    def __call__(self, source: Flow[AgentEvent]) -> Flow[AgentEvent]: ...
+
+    @overload
+    def __call__(self, source: Observable[AgentEvent]) -> Observable[AgentEvent]: ...
+
+    def __call__(self, source: Observable[Any]) -> Observable[Any]:
+        """Keep the events this filter matches; in a flow, release the others at once."""
+        if isinstance(source, Flow):
+            return _filter_flow(source, self.predicate)
         return source.pipe(ops.filter(self.predicate))
 
     def __and__(self, other: Filter) -> Filter:
@@ -57,6 +69,29 @@ class Filter:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.describe()}>"
+
+
+def _filter_flow(source: Flow[AgentEvent], predicate: Predicate) -> Flow[AgentEvent]:
+    def subscribe(
+        observer: abc.ObserverBase[Held[AgentEvent]],
+        scheduler: abc.SchedulerBase | None = None,
+    ) -> abc.DisposableBase:
+        def on_next(held: Held[AgentEvent]) -> None:
+            try:
+                accepted = predicate(held.value)
+            except Exception as error:
+                held.fail(error)
+                return
+            if accepted:
+                observer.on_next(held)
+            else:
+                held.release()
+
+        return source.subscribe(
+            on_next, observer.on_error, observer.on_completed, scheduler=scheduler
+        )
+
+    return derived(source, subscribe)
 
 
 class _AnyEvent(Filter):

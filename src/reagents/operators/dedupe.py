@@ -7,7 +7,8 @@
 
 Redelivery (at-least-once sources, retries upstream) makes duplicates normal; this
 remembers the last ``capacity`` distinct keys, least recently seen evicted first, so a
-key older than that passes again. ``on_duplicate`` lets a pipeline ack what it drops.
+key older than that passes again. ``on_duplicate`` is told of each duplicate. In a flow
+the key is taken from each `Held` value and a duplicate's receipts are released.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from collections.abc import Callable, Hashable
 from typing import Any, Protocol, TypeVar, overload
 
 from reactivex import Observable, abc
+
+from reagents.operators._flow import Flow, derived
 
 _T = TypeVar("_T")
 _E = TypeVar("_E", bound="HasEventId")
@@ -77,27 +80,37 @@ def deduplicate(
             seen: OrderedDict[Hashable, None] = OrderedDict()
 
             def on_next(item: Any) -> None:
+                value = item.value if held else item
                 try:
-                    item_key = key(item)
+                    item_key = key(value)
                     duplicate = item_key in seen
                     if duplicate:
                         seen.move_to_end(item_key)
                         if on_duplicate is not None:
-                            on_duplicate(item)
+                            on_duplicate(value)
                     else:
                         seen[item_key] = None
                         if len(seen) > capacity:
                             seen.popitem(last=False)
                 except Exception as error:
-                    observer.on_error(error)
+                    if held:
+                        item.fail(error)
+                    else:
+                        observer.on_error(error)
                     return
                 if not duplicate:
                     observer.on_next(item)
+                elif held:
+                    item.release()
 
             return source.subscribe(
                 on_next, observer.on_error, observer.on_completed, scheduler=scheduler_
             )
 
+        if isinstance(source, Flow):
+            held = True
+            return derived(source, subscribe)
+        held = False
         return Observable(subscribe)
 
     return _deduplicate

@@ -8,8 +8,10 @@ it waits in a FIFO queue until one is available. One column is 0.5 s::
     result:  -(ab)c-d-e|      (a, b at t; c at t+0.5; d at t+1.0; e at t+1.5)
 
 Completion waits until the queue is empty. An error propagates at once and the items
-still queued are discarded (they are not emitted after the error). Time comes from
-``scheduler``, else the subscribe-time scheduler, else the ``TimeoutScheduler``.
+still queued are discarded (they are not emitted after the error). In a flow it paces
+`Held` values as they are (nothing is dropped, so every receipt goes on with its value).
+Time comes from ``scheduler``, else the subscribe-time scheduler, else the
+``TimeoutScheduler``.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from reactivex import Observable, abc
 from reactivex.disposable import CompositeDisposable, SerialDisposable
 from reactivex.scheduler import TimeoutScheduler
 
+from reagents.operators._flow import Flow, derived
 from reagents.policies.rate import RateLimit, TokenBucket
 
 _T = TypeVar("_T")
@@ -97,6 +100,8 @@ def throttle(
             subscription = source.subscribe(on_next, on_error, on_completed, scheduler=scheduler_)
             return CompositeDisposable(subscription, timer)
 
+        if isinstance(source, Flow):
+            return cast(Observable[_T], derived(source, subscribe))
         return Observable(subscribe)
 
     return _throttle
