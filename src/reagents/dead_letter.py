@@ -1,6 +1,6 @@
 """`DeadLetter`: the one record type for an event (or raw bytes) that could not be handled.
 
-Whatever the stage that failed (decode, validation, routing, agent, sink), the record
+Whatever the stage that failed (decode, validation, routing, agent, flow, sink), the record
 keeps the original input unchanged, the reason, and how often it was tried, so it can
 be listed, understood and replayed later.
 """
@@ -24,6 +24,7 @@ class FailureStage(StrEnum):
     VALIDATION = "validation"
     ROUTING = "routing"
     AGENT = "agent"
+    FLOW = "flow"
     SINK = "sink"
 
 

@@ -55,7 +55,7 @@ class Filter:
     def __call__(self, source: Observable[Any]) -> Observable[Any]:
         """Keep the events this filter matches; in a flow, release the others at once."""
         if isinstance(source, Flow):
-            return _filter_flow(source, self.predicate)
+            return _filter_flow(source, self.predicate, self.describe())
         return source.pipe(ops.filter(self.predicate))
 
     def __and__(self, other: Filter) -> Filter:
@@ -71,7 +71,7 @@ class Filter:
         return f"<{type(self).__name__} {self.describe()}>"
 
 
-def _filter_flow(source: Flow[AgentEvent], predicate: Predicate) -> Flow[AgentEvent]:
+def _filter_flow(source: Flow[AgentEvent], predicate: Predicate, label: str) -> Flow[AgentEvent]:
     def subscribe(
         observer: abc.ObserverBase[Held[AgentEvent]],
         scheduler: abc.SchedulerBase | None = None,
@@ -91,7 +91,7 @@ def _filter_flow(source: Flow[AgentEvent], predicate: Predicate) -> Flow[AgentEv
             on_next, observer.on_error, observer.on_completed, scheduler=scheduler
         )
 
-    return derived(source, subscribe)
+    return derived(source, subscribe, label)
 
 
 class _AnyEvent(Filter):

@@ -14,7 +14,7 @@ wait forever for input its watermarks will never let in.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeAlias, TypeVar
 
@@ -23,12 +23,15 @@ from reactivex.scheduler import TimeoutScheduler
 
 from reagents.delivery import Held
 from reagents.errors import ConfigurationError
+from reagents.events import AgentEvent
 
 __all__ = [
     "Flow",
     "FlowContext",
     "FlowOperator",
+    "FlowSpec",
     "as_flow",
+    "build_flow",
     "flow_input",
     "resolve_scheduler",
     "time_of",
@@ -60,13 +63,47 @@ class FlowContext:
 class Flow(Observable[Held[T]]):
     """An observable of `Held` values built only from operators that keep acks right."""
 
-    def __init__(self, subscribe: Subscribe, *, hold: int = 0, context: FlowContext) -> None:
+    def __init__(
+        self,
+        subscribe: Subscribe,
+        *,
+        hold: int = 0,
+        context: FlowContext,
+        steps: tuple[str, ...] = (),
+    ) -> None:
         super().__init__(subscribe)
         self.hold = hold
         self.context = context
+        self.steps = steps
+        """What the chain is made of, one label per operator (graphs draw it)."""
 
 
 FlowOperator: TypeAlias = Callable[[Observable[Held[T]]], Observable[Held[U]]]
+
+FlowSpec: TypeAlias = (
+    Callable[[Flow[AgentEvent]], Observable[Held[Any]]] | Sequence[FlowOperator[Any, Any]]
+)
+"""An agent's flow: ``lambda events: events.pipe(...)`` or a list of flow operators."""
+
+
+def build_flow(spec: FlowSpec, head: Flow[AgentEvent], owner: str) -> Flow[Any]:
+    """Apply ``spec`` to ``head``; refuse (ConfigurationError) what cannot keep acks."""
+    if callable(spec):
+        built = spec(head)
+    else:
+        steps = list(spec)
+        for step in steps:
+            if not callable(step):
+                raise ConfigurationError(
+                    f"agent {owner!r}: a flow step must be an operator, not {step!r}"
+                )
+        built = head.pipe(*steps)
+    if not isinstance(built, Observable):
+        raise ConfigurationError(
+            f"agent {owner!r}: flow must return an observable (events.pipe(...)), "
+            f"not {type(built).__name__}"
+        )
+    return flow_input(built, f"agent {owner!r}: the end of the flow")
 
 
 def as_flow(
@@ -88,8 +125,9 @@ def flow_input(source: Observable[Held[T]], name: str) -> Flow[T]:
     """``source`` as a `Flow`, or the declaration error that says what went wrong."""
     if isinstance(source, Flow):
         return source
+    where = f"{name}()" if name.isidentifier() else name
     raise ConfigurationError(
-        f"{name}() received a plain reactivex Observable, so an operator before it cannot "
+        f"{where} received a plain reactivex Observable, so an operator before it cannot "
         "keep acknowledgements (reactivex's time and buffer operators hold or drop values "
         "without releasing them). Use reagents.operators (batch, tumbling, hopping, "
         "session, debounce, sample, throttle_first, scan, by_key, ...) for those, and wrap "
@@ -98,10 +136,17 @@ def flow_input(source: Observable[Held[T]], name: str) -> Flow[T]:
 
 
 def derived(
-    source: Flow[Any], subscribe: Callable[..., abc.DisposableBase], hold: int = 0
+    source: Flow[Any], subscribe: Callable[..., abc.DisposableBase], step: str, hold: int = 0
 ) -> Flow[Any]:
-    """A flow made from ``source`` that may hold ``hold`` more deliveries."""
-    return Flow(subscribe, hold=source.hold + hold, context=source.context)
+    """A flow made from ``source`` by the operator ``step``, holding ``hold`` more."""
+    return Flow(
+        subscribe, hold=source.hold + hold, context=source.context, steps=(*source.steps, step)
+    )
+
+
+def seconds(value: float) -> str:
+    """A duration for a step label: ``1s``, ``0.5s``, ``5min``."""
+    return f"{value / 60:g}min" if value >= 60 and value % 60 == 0 else f"{value:g}s"
 
 
 def resolve_scheduler(

@@ -24,7 +24,7 @@ from reactivex.disposable import CompositeDisposable, SerialDisposable
 
 from reagents.delivery import Held
 from reagents.errors import check_positive
-from reagents.operators._flow import FlowOperator, derived, flow_input, resolve_scheduler
+from reagents.operators._flow import FlowOperator, derived, flow_input, resolve_scheduler, seconds
 
 __all__ = ["batch"]
 
@@ -80,6 +80,12 @@ def batch(
             )
             return CompositeDisposable(subscription, timer)
 
-        return derived(flow, subscribe, hold=count - 1 if within is None else 0)
+        return derived(
+            flow, subscribe, _label(count, within), hold=count - 1 if within is None else 0
+        )
 
     return _batch
+
+
+def _label(count: int, within: float | None) -> str:
+    return f"batch({count})" if within is None else f"batch({count}, within={seconds(within)})"

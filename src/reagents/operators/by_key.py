@@ -60,6 +60,7 @@ def by_key(
     if not isinstance(probe, Flow):
         flow_input(probe, "by_key")  # raises, naming the problem
     inner_hold = probe.hold  # type: ignore[attr-defined]
+    label = f"by_key({getattr(key, '__name__', 'key')}: {' → '.join(probe.steps)})"  # type: ignore[attr-defined]
 
     def _by_key(source: Observable[Held[T]]) -> Observable[Held[U]]:
         flow = flow_input(source, "by_key")
@@ -128,6 +129,6 @@ def by_key(
             )
             return CompositeDisposable(subscription, Disposable(dispose))
 
-        return derived(flow, subscribe, hold=inner_hold * max_keys)
+        return derived(flow, subscribe, label, hold=inner_hold * max_keys)
 
     return _by_key

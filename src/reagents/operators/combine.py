@@ -39,6 +39,11 @@ def combine_latest(other: object) -> FlowOperator[T, tuple[T, AgentEvent]]:
     return _join("combine_latest", other, both_sides=True)
 
 
+def _describe(other: object) -> str:
+    describe = getattr(other, "describe", None)
+    return describe() if callable(describe) else str(other)
+
+
 def _pair(value: Held[Any], event: Held[AgentEvent]) -> Held[tuple[Any, AgentEvent]]:
     # The other side's receipts come first so the value's come last: the runtime takes
     # the last receipt's event as the cause of what the handler emits.
@@ -91,6 +96,6 @@ def _join(name: str, other: object, *, both_sides: bool) -> FlowOperator[T, tupl
                 flow.subscribe(on_value, observer.on_error, on_completed, scheduler=scheduler_),
             )
 
-        return derived(flow, subscribe)
+        return derived(flow, subscribe, f"{name}({_describe(other)})")
 
     return _operator

@@ -20,7 +20,7 @@ from reactivex.disposable import CompositeDisposable, SerialDisposable
 
 from reagents.delivery import Held
 from reagents.errors import check_positive
-from reagents.operators._flow import FlowOperator, derived, flow_input, resolve_scheduler
+from reagents.operators._flow import FlowOperator, derived, flow_input, resolve_scheduler, seconds
 
 __all__ = ["debounce"]
 
@@ -62,6 +62,6 @@ def debounce(duration: float, scheduler: abc.SchedulerBase | None = None) -> Flo
             )
             return CompositeDisposable(subscription, timer)
 
-        return derived(flow, subscribe)
+        return derived(flow, subscribe, f"debounce({seconds(duration)})")
 
     return _debounce

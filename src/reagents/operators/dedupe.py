@@ -109,7 +109,7 @@ def deduplicate(
 
         if isinstance(source, Flow):
             held = True
-            return derived(source, subscribe)
+            return derived(source, subscribe, "deduplicate")
         held = False
         return Observable(subscribe)
 

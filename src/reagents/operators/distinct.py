@@ -56,6 +56,6 @@ def distinct_until_changed(key: Callable[[T], Hashable] = _identity) -> FlowOper
                 on_next, observer.on_error, observer.on_completed, scheduler=scheduler_
             )
 
-        return derived(flow, subscribe)
+        return derived(flow, subscribe, "distinct_until_changed")
 
     return _distinct

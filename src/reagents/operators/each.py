@@ -120,6 +120,16 @@ def each(operator: Callable[[Observable[T]], Observable[U]]) -> FlowOperator[T, 
             )
             return CompositeDisposable(subscription, inner)
 
-        return derived(flow, subscribe)
+        return derived(flow, subscribe, f"each({_name(operator)})")
 
     return _each
+
+
+def _name(operator: Callable[..., Any]) -> str:
+    """``map``, ``filter``...: the name of the function reactivex curried the operator from."""
+    for cell in getattr(operator, "__closure__", None) or ():
+        inner = cell.cell_contents
+        if callable(inner) and getattr(inner, "__name__", "").endswith("_"):
+            return str(inner.__name__).rstrip("_")
+    qualified = getattr(operator, "__qualname__", "") or type(operator).__name__
+    return qualified.split(".<locals>")[0].lstrip("_") or "operator"

@@ -19,7 +19,7 @@ from reactivex.disposable import CompositeDisposable, SerialDisposable
 
 from reagents.delivery import Held
 from reagents.errors import check_positive
-from reagents.operators._flow import FlowOperator, derived, flow_input, resolve_scheduler
+from reagents.operators._flow import FlowOperator, derived, flow_input, resolve_scheduler, seconds
 
 __all__ = ["sample"]
 
@@ -66,6 +66,6 @@ def sample(interval: float, scheduler: abc.SchedulerBase | None = None) -> FlowO
             )
             return CompositeDisposable(subscription, timer)
 
-        return derived(flow, subscribe)
+        return derived(flow, subscribe, f"sample({seconds(interval)})")
 
     return _sample

@@ -51,6 +51,6 @@ def scan(accumulator: Callable[[S, T], S], seed: S) -> FlowOperator[T, S]:
                 on_next, observer.on_error, observer.on_completed, scheduler=scheduler_
             )
 
-        return derived(flow, subscribe)
+        return derived(flow, subscribe, "scan")
 
     return _scan

@@ -25,6 +25,7 @@ from reagents.operators._flow import (
     derived,
     flow_input,
     resolve_scheduler,
+    seconds,
     time_of,
 )
 
@@ -75,6 +76,6 @@ def session(gap: float, scheduler: abc.SchedulerBase | None = None) -> FlowOpera
             )
             return CompositeDisposable(subscription, timer)
 
-        return derived(flow, subscribe)
+        return derived(flow, subscribe, f"session({seconds(gap)})")
 
     return _session

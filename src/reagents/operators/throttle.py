@@ -26,7 +26,7 @@ from reactivex import Observable, abc
 from reactivex.disposable import CompositeDisposable, SerialDisposable
 from reactivex.scheduler import TimeoutScheduler
 
-from reagents.operators._flow import Flow, derived
+from reagents.operators._flow import Flow, derived, seconds
 from reagents.policies.rate import RateLimit, TokenBucket
 
 _T = TypeVar("_T")
@@ -101,7 +101,9 @@ def throttle(
             return CompositeDisposable(subscription, timer)
 
         if isinstance(source, Flow):
-            return cast(Observable[_T], derived(source, subscribe))
+            return cast(
+                Observable[_T], derived(source, subscribe, f"throttle({rate}/{seconds(per)})")
+            )
         return Observable(subscribe)
 
     return _throttle

@@ -23,6 +23,7 @@ from reagents.operators._flow import (
     derived,
     flow_input,
     resolve_scheduler,
+    seconds,
     time_of,
 )
 
@@ -60,6 +61,6 @@ def throttle_first(
                 on_next, observer.on_error, observer.on_completed, scheduler=scheduler_
             )
 
-        return derived(flow, subscribe)
+        return derived(flow, subscribe, f"throttle_first({seconds(duration)})")
 
     return _throttle_first

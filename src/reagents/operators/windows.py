@@ -31,6 +31,7 @@ from reagents.operators._flow import (
     derived,
     flow_input,
     resolve_scheduler,
+    seconds,
     time_of,
 )
 
@@ -42,7 +43,7 @@ T = TypeVar("T")
 def tumbling(size: float, scheduler: abc.SchedulerBase | None = None) -> FlowOperator[T, list[T]]:
     """Lists of the values of each ``size``-second window, sent when the window ends."""
     check_positive(size=size)
-    return _windows("tumbling", size, size, scheduler)
+    return _windows("tumbling", size, size, scheduler, f"tumbling({seconds(size)})")
 
 
 def hopping(
@@ -55,11 +56,12 @@ def hopping(
             f"hopping(size={size}, every={every}) leaves gaps between windows; "
             "use every <= size (or sample/throttle_first to thin a stream)"
         )
-    return _windows("hopping", size, every, scheduler)
+    label = f"hopping({seconds(size)}, every={seconds(every)})"
+    return _windows("hopping", size, every, scheduler, label)
 
 
 def _windows(
-    name: str, size: float, every: float, scheduler: abc.SchedulerBase | None
+    name: str, size: float, every: float, scheduler: abc.SchedulerBase | None, label: str
 ) -> FlowOperator[T, list[T]]:
     def _operator(source: Observable[Held[T]]) -> Observable[Held[list[T]]]:
         flow = flow_input(source, name)
@@ -117,6 +119,6 @@ def _windows(
             )
             return CompositeDisposable(subscription, Disposable(dispose))
 
-        return derived(flow, subscribe)
+        return derived(flow, subscribe, label)
 
     return _operator

@@ -15,11 +15,13 @@ from reactivex.subject import Subject
 
 from reagents.dead_letter import DeadLetter, FailureStage
 from reagents.delivery import Ack, Incoming
-from reagents.errors import PayloadValidationError
+from reagents.errors import ConfigurationError, PayloadValidationError
 from reagents.events import AgentEvent
+from reagents.pipelines.deliveries import Delivery
 from reagents.pipelines.flow import FlowControl
+from reagents.pipelines.flows import SideInput
 from reagents.pipelines.router import Router
-from reagents.pipelines.runner import AgentRunner, Delivery
+from reagents.pipelines.runner import AgentRunner
 from reagents.pipelines.stats import StatsTable
 from reagents.policies import Watermarks
 from reagents.schemas import PayloadSchemas
@@ -63,7 +65,7 @@ class Bus:
         self.flow = FlowControl(watermarks)
         self.agents: dict[str, AgentRunner] = {}
         self.sinks: dict[str, AgentRunner] = {}
-        self.agent_router: Router[AgentRunner] = Router()
+        self.agent_router: Router[AgentRunner | _SideRoute] = Router()
         self.sink_router: Router[AgentRunner] = Router()
         self.tap: Subject[AgentEvent] = Subject()
         self._answers: dict[str, tuple[str, asyncio.Future[AgentEvent]]] = {}
@@ -73,9 +75,23 @@ class Bus:
     def add_agent(self, agent: Agent) -> AgentRunner:
         """Route the events ``agent`` subscribes to (or is addressed) to a new runner."""
         runner = AgentRunner(agent, self)
+        if runner.flow is not None:
+            self._check_hold(agent.id, runner.flow.hold)
+            for side in runner.flow.sides:
+                self.agent_router.add(_SideRoute(runner, side), side.subscription, agent.rank)
         self.agents[agent.id] = runner
         self.agent_router.add(runner, agent.filter, agent.rank)
         return runner
+
+    def _check_hold(self, agent_id: str, hold: int) -> None:
+        high = self.flow.marks.high
+        if hold >= high:
+            raise ConfigurationError(
+                f"agent {agent_id!r}: its flow may hold {hold} events waiting for more "
+                f"input, but sources pause at {high} in flight (Watermarks.high), so it could "
+                "wait forever: give the batch a time limit (within=...), use a smaller "
+                "count or max_keys, or raise the pipeline's watermarks"
+            )
 
     def add_sink(self, sink: Sink) -> AgentRunner:
         """Route every event ``sink``'s subscription matches to a new runner writing it."""
@@ -153,7 +169,7 @@ class Bus:
             return False
         return True
 
-    def _match(self, event: AgentEvent) -> list[AgentRunner]:
+    def _match(self, event: AgentEvent) -> list[AgentRunner | _SideRoute]:
         if self._answers:
             self._answer(event)
         if self.tap.observers:
@@ -167,17 +183,21 @@ class Bus:
             targets.extend(self.sink_router.match(event))
         return targets
 
-    def _deliver(self, event: AgentEvent, targets: list[AgentRunner], ack: Ack, depth: int) -> None:
+    def _deliver(
+        self, event: AgentEvent, targets: list[AgentRunner | _SideRoute], ack: Ack, depth: int
+    ) -> None:
         ack.hold(len(targets))
         self.flow.acquire(len(targets))
         for runner in targets:
             runner.submit(Delivery(event, ack, depth))
 
-    def _addressed(self, event: AgentEvent) -> list[AgentRunner]:
+    def _addressed(self, event: AgentEvent) -> list[AgentRunner | _SideRoute]:
         # Addressed to agents of this pipeline: delivered to them. Addressed to agents
         # that run elsewhere: the sinks that take the event carry it there (a Kafka sink,
         # say); only when none does is it a routing failure.
-        found = [self.agents[a] for a in event.target_agents if a in self.agents]
+        found: list[AgentRunner | _SideRoute] = [
+            self.agents[a] for a in event.target_agents if a in self.agents
+        ]
         carriers = self.sink_router.match(event) if self.sinks else []
         if len(found) < len(event.target_agents) and not carriers:
             missing = [a for a in event.target_agents if a not in self.agents]
@@ -191,9 +211,9 @@ class Bus:
 
     # -- RunnerHost ----------------------------------------------------------------------
 
-    def emit(self, events: list[AgentEvent], cause: Delivery) -> None:
-        """Route an agent's reactions; they hold the cause's source record open."""
-        depth = cause.depth + 1
+    def emit(self, events: list[AgentEvent], ack: Ack, depth: int) -> None:
+        """Route an agent's reactions; they hold their cause's source records open."""
+        depth += 1
         self.counters.emitted += len(events)
         for event in events:
             if depth > self.max_depth:
@@ -201,7 +221,7 @@ class Bus:
                 continue
             targets = self._match(event)
             if targets:
-                self._deliver(event, targets, cause.ack, depth)
+                self._deliver(event, targets, ack, depth)
 
     def _runaway(self, event: AgentEvent) -> DeadLetter:
         error = RecursionError(
@@ -236,3 +256,19 @@ class Bus:
             )
 
         return dropped
+
+
+class _SideRoute:
+    """Routes the events of a flow's side input (`with_latest_from`) into that flow."""
+
+    __slots__ = ("agent", "id", "runner", "side")
+
+    def __init__(self, runner: AgentRunner, side: SideInput) -> None:
+        self.runner = runner
+        self.side = side
+        self.agent = runner.agent
+        self.id = runner.id
+
+    def submit(self, delivery: Delivery) -> None:
+        delivery.owner = self.runner
+        self.side.stage.push_side(self.side, delivery)

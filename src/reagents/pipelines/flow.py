@@ -26,6 +26,7 @@ class FlowControl:
         self._room.set()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._watchers: list[asyncio.Future[None]] = []
 
     def acquire(self, count: int = 1) -> None:
         """``count`` more deliveries are in flight."""
@@ -36,6 +37,8 @@ class FlowControl:
         if self.in_flight >= self.marks.high and self._room.is_set():
             self._room.clear()
             self.pauses += 1
+        if self._watchers:
+            self._wake()
 
     def release(self, count: int = 1) -> None:
         """``count`` deliveries finished (handled or dead-lettered)."""
@@ -44,6 +47,20 @@ class FlowControl:
             self._room.set()
         if self.in_flight == 0:
             self._idle.set()
+        if self._watchers:
+            self._wake()
+
+    def _wake(self) -> None:
+        for watcher in self._watchers:
+            if not watcher.done():
+                watcher.set_result(None)
+        self._watchers.clear()
+
+    async def wait_change(self) -> None:
+        """Return at the next acquire or release (a drain watching flows settle)."""
+        watcher: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._watchers.append(watcher)
+        await watcher
 
     @property
     def has_room(self) -> bool:

@@ -116,7 +116,6 @@ class Lifecycle:
         forever: bool,
     ) -> None:
         assert self._stopping is not None
-        flow = self._bus.flow
         stop_requested = asyncio.create_task(self._stopping.wait())
         try:
             pending: set[asyncio.Task[Any]] = {*pumps, inbox_pump, stop_requested}
@@ -127,29 +126,50 @@ class Lifecycle:
                         raise task.exception()  # type: ignore[misc]
                 if stop_requested in done:
                     return
-            while forever or not self._idle():
-                waiter = asyncio.create_task(flow.wait_idle())
+            # The sources are done: a service waits for stop; a run for its work to settle.
+            waiter = asyncio.create_task(asyncio.Event().wait() if forever else self._settle())
+            try:
                 done, _ = await asyncio.wait(
                     {waiter, stop_requested, inbox_pump}, return_when=asyncio.FIRST_COMPLETED
                 )
+            finally:
                 waiter.cancel()
-                if inbox_pump in done and inbox_pump.exception() is not None:
-                    raise inbox_pump.exception()  # type: ignore[misc]
-                if stop_requested in done:
-                    return
-                await asyncio.sleep(0)
+            if inbox_pump in done and inbox_pump.exception() is not None:
+                raise inbox_pump.exception()  # type: ignore[misc]
         finally:
             stop_requested.cancel()
 
     def _idle(self) -> bool:
         return self._bus.flow.idle and len(self.inbox) == 0
 
+    async def _settle(self) -> None:
+        """Return once nothing is in flight and the inbox is empty.
+
+        When only agents' flows still hold work (open windows, partial batches, with
+        every runner idle), the flows are flushed: at the end of the input a window
+        does not wait for input that will not come.
+        """
+        flow = self._bus.flow
+        runners = self._bus.runners()
+        stages = [r.flow for r in runners if r.flow is not None]
+        while not self._idle():
+            if not stages:
+                await flow.wait_idle()
+                await asyncio.sleep(0)  # let the inbox pump take what was published
+                continue
+            if not flow.idle and all(r.idle for r in runners):
+                for stage in stages:
+                    stage.flush()
+                if flow.idle:
+                    continue
+            await flow.wait_change()
+
     async def _drain(self) -> None:
         flow = self._bus.flow
-        if flow.idle:
+        if self._idle():
             return
         try:
-            await asyncio.wait_for(flow.wait_idle(), self._drain_timeout)
+            await asyncio.wait_for(self._settle(), self._drain_timeout)
         except TimeoutError:
             logger.warning(
                 "pipeline %s: %d deliveries still in flight after %.1fs; stopping without "

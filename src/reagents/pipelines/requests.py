@@ -14,7 +14,7 @@ from typing import Any
 from reagents.errors import ReagentsError
 from reagents.events import AgentEvent, new_id
 from reagents.pipelines.bus import Bus
-from reagents.pipelines.runner import ERROR_TYPE
+from reagents.pipelines.deliveries import ERROR_TYPE
 
 __all__ = ["AgentRequestError", "RequestTimeoutError", "send_request"]
 

@@ -4,6 +4,10 @@ Events wait in a `PriorityFifo` (event priority, then arrival), so when the agen
 the most urgent waiting event is handled next and equals stay FIFO. ``max_concurrent``
 workers pull from it; there is no Task per event. A failure is retried after the
 agent's backoff without holding a worker, then dead-lettered; it never ends the stream.
+
+An agent with a flow gets its deliveries through its `FlowStage` first; what the flow
+emits is queued as a `FlowItem` and handled like an event, and its receipts are
+released once it is handled or dead-lettered.
 """
 
 from __future__ import annotations
@@ -13,50 +17,32 @@ import logging
 import random
 import time
 from collections import deque
-from datetime import datetime
-from typing import Protocol
+from functools import partial
+from typing import Any
 
 from reagents.dead_letter import DeadLetter, FailureStage
-from reagents.delivery import Ack
+from reagents.delivery import Ack, Held
 from reagents.errors import PayloadValidationError
 from reagents.events import AgentEvent, utc_now
+from reagents.pipelines.deliveries import (
+    Delivery,
+    FlowItem,
+    RunnerHost,
+    WorkItem,
+    agent_error,
+    check_outputs,
+    release_all,
+)
+from reagents.pipelines.flows import FlowStage
 from reagents.pipelines.stats import AgentStats, StatsSnapshot
 from reagents.policies import PriorityFifo, TokenBucket
-from reagents.schemas import PayloadValidator
-from reagents.sinks.agent import RESPONSE_TYPE, Agent, collect_outputs
+from reagents.sinks.agent import Agent, collect_outputs
 
-__all__ = ["ERROR_TYPE", "AgentRunner", "Delivery", "RunnerHost", "agent_error"]
+__all__ = ["AgentRunner"]
 
 logger = logging.getLogger(__name__)
 
 _YIELD_EVERY = 16
-
-
-class Delivery:
-    """One event on its way to one agent, with the source record it holds open."""
-
-    __slots__ = ("ack", "attempts", "depth", "enqueued_at", "event", "first_failure_at")
-
-    def __init__(self, event: AgentEvent, ack: Ack, depth: int) -> None:
-        self.event = event
-        self.ack = ack
-        self.depth = depth
-        self.enqueued_at = 0.0
-        self.attempts = 0
-        self.first_failure_at: datetime | None = None
-
-
-class RunnerHost(Protocol):
-    """What a runner needs from its pipeline: a way to emit, to dead-letter, to account."""
-
-    def emit(self, events: list[AgentEvent], cause: Delivery) -> None:
-        """Route an agent's outputs, holding the cause's source record open."""
-
-    def dead_letter(self, letter: DeadLetter) -> None:
-        """Record a failure that will not be retried."""
-
-    def finished(self, delivery: Delivery) -> None:
-        """A delivery is handled or dead-lettered: release its record and its flow slot."""
 
 
 class AgentRunner:
@@ -74,12 +60,13 @@ class AgentRunner:
         self.stats = AgentStats()
         self._host = host
         self._rng = rng or random.Random()
-        self._queue: PriorityFifo[Delivery] = PriorityFifo(_urgency)
+        self._queue: PriorityFifo[WorkItem] = PriorityFifo(_urgency)
         self._idle_workers: deque[asyncio.Future[None]] = deque()
         self._workers: list[asyncio.Task[None]] = []
         self._retries: set[asyncio.TimerHandle] = set()
         self._bucket: TokenBucket | None = None
         self._pacing = asyncio.Lock()
+        self.flow = FlowStage(agent, self._accept) if agent.flow is not None else None
 
     @property
     def id(self) -> str:
@@ -95,14 +82,53 @@ class AgentRunner:
         """The agent's counters now."""
         return self.stats.snapshot(self.agent.id, len(self._queue) + len(self._retries))
 
+    @property
+    def idle(self) -> bool:
+        """Nothing queued, handled or waiting for a retry (a flow may still hold input)."""
+        return not self._queue and self.stats.in_flight == 0 and not self._retries
+
     def submit(self, delivery: Delivery) -> None:
         """Queue an event for the agent (never blocks: flow control bounds the total)."""
         self.stats.received += 1
-        delivery.enqueued_at = time.perf_counter()
-        self._enqueue(delivery)
+        if self.flow is None:
+            delivery.enqueued_at = time.perf_counter()
+            self._enqueue(delivery)
+        elif self._valid_input(delivery):
+            delivery.owner = self
+            self.flow.push(delivery)
 
-    def _enqueue(self, delivery: Delivery) -> None:
-        self._queue.push(delivery)
+    def _accept(self, held: Held[Any]) -> None:
+        item = FlowItem(held)
+        item.enqueued_at = time.perf_counter()
+        self._enqueue(item)
+
+    def settle(self, delivery: Delivery) -> None:
+        """A delivery that went into the flow is done (dropped, or its output handled)."""
+        self._host.finished(delivery)
+
+    def flow_failed(self, delivery: Delivery, error: Exception) -> None:
+        """A flow operator could not go on with ``delivery``: dead-letter it."""
+        self.stats.dead_lettered += 1
+        self._host.dead_letter(
+            DeadLetter.from_error(
+                FailureStage.FLOW, error, event=delivery.event, agent_id=self.agent.id
+            )
+        )
+
+    def _valid_input(self, delivery: Delivery) -> bool:
+        validator = self.agent.input_validator
+        if validator is None:
+            return True
+        try:
+            validator.check(delivery.event.event_type, delivery.event.payload)
+        except PayloadValidationError as error:
+            delivery.attempts += 1
+            self._give_up(delivery, error, FailureStage.VALIDATION)
+            return False
+        return True
+
+    def _enqueue(self, item: WorkItem) -> None:
+        self._queue.push(item)
         idle = self._idle_workers
         while idle:
             worker = idle.popleft()
@@ -110,7 +136,7 @@ class AgentRunner:
                 worker.set_result(None)
                 break
 
-    async def _next(self) -> Delivery:
+    async def _next(self) -> WorkItem:
         queue = self._queue
         while not queue:
             woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -128,9 +154,13 @@ class AgentRunner:
             asyncio.create_task(self._work(), name=f"reagents:{self.agent.id}:{n}")
             for n in range(self.agent.concurrency)
         ]
+        if self.flow is not None:
+            self.flow.start()
 
     async def stop(self) -> None:
         """Cancel workers and pending retries; unfinished events stay unacknowledged."""
+        if self.flow is not None:
+            self.flow.stop()
         for handle in self._retries:
             handle.cancel()
         self._retries.clear()
@@ -142,10 +172,10 @@ class AgentRunner:
     async def _work(self) -> None:
         handled = 0
         while True:
-            delivery = await self._next()
+            item = await self._next()
             if self._bucket is not None:
                 await self._pace(self._bucket)
-            await self._handle(delivery)
+            await self._handle(item)
             handled += 1
             if handled % _YIELD_EVERY == 0:
                 # A handler that never suspends would otherwise keep the loop to itself
@@ -159,100 +189,101 @@ class AgentRunner:
             while wait := bucket.take(loop.time()):
                 await asyncio.sleep(wait)
 
-    async def _handle(self, delivery: Delivery) -> None:
+    async def _handle(self, item: WorkItem) -> None:
         agent, stats = self.agent, self.stats
-        if agent.input_validator is not None:
-            try:
-                agent.input_validator.check(delivery.event.event_type, delivery.event.payload)
-            except PayloadValidationError as error:
-                delivery.attempts += 1
-                self._give_up(delivery, error, FailureStage.VALIDATION)
-                return
+        if self.flow is None and not self._valid_input(item):  # type: ignore[arg-type]
+            return
         stats.in_flight += 1
         started = time.perf_counter()
         try:
-            result = agent.handle(delivery.event)
+            result = agent.handle(item.value)
             elapsed_ms = (time.perf_counter() - started) * 1000
             if agent.handler_timeout is None:
-                outputs = await collect_outputs(result, delivery.event, agent.id, elapsed_ms)
+                outputs = await collect_outputs(result, item.event, agent.id, elapsed_ms)
             else:
                 outputs = await asyncio.wait_for(
-                    collect_outputs(result, delivery.event, agent.id, elapsed_ms),
+                    collect_outputs(result, item.event, agent.id, elapsed_ms),
                     agent.handler_timeout,
                 )
             if agent.output_validator is not None:
-                _check_outputs(agent.output_validator, outputs)
+                check_outputs(agent.output_validator, outputs)
         except asyncio.CancelledError:
             stats.in_flight -= 1
             raise
         except Exception as error:
             stats.in_flight -= 1
-            self._failed(delivery, error)
+            self._failed(item, error)
             return
         stats.in_flight -= 1
         stats.processed += 1
-        if outputs:
-            stats.emitted += len(outputs)
-            self._host.emit(outputs, delivery)
-        stats.latencies.append(time.perf_counter() - delivery.enqueued_at)
-        self._host.finished(delivery)
+        stats.emitted += len(outputs)
+        stats.latencies.append(time.perf_counter() - item.enqueued_at)
+        self._complete(item, outputs)
 
-    def _failed(self, delivery: Delivery, error: Exception) -> None:
+    def _complete(self, item: WorkItem, outputs: list[AgentEvent]) -> None:
+        """Route what handling ``item`` produced, then settle it (reactions hold it open)."""
+        host = self._host
+        if isinstance(item, Delivery):
+            if outputs:
+                host.emit(outputs, item.ack, item.depth)
+            host.finished(item)
+            return
+        group = Ack(partial(release_all, item.receipts))
+        if outputs:
+            host.emit(outputs, group, item.depth)
+        group.release()
+
+    def _failed(self, item: WorkItem, error: Exception) -> None:
         stats = self.stats
         stats.failed += 1
-        delivery.attempts += 1
-        if delivery.first_failure_at is None:
-            delivery.first_failure_at = utc_now()
-        limit = min(self.agent.backoff.max_retries, delivery.event.max_retries)
-        if delivery.attempts <= limit:
+        item.attempts += 1
+        if item.first_failure_at is None:
+            item.first_failure_at = utc_now()
+        limit = self.agent.backoff.max_retries
+        if isinstance(item, Delivery):
+            limit = min(limit, item.event.max_retries)
+        if item.attempts <= limit:
             stats.retried += 1
-            delay = self.agent.backoff.delay(delivery.attempts, self._rng)
+            delay = self.agent.backoff.delay(item.attempts, self._rng)
             logger.debug(
-                "agent %s: %s on event %s, retry %d in %.3fs",
-                self.agent.id,
-                type(error).__name__,
-                delivery.event.event_id,
-                delivery.attempts,
-                delay,
+                "agent %s: %s, retry %d in %.3fs", self.agent.id, error, item.attempts, delay
             )
-            self._schedule_retry(delivery, delay)
+            self._schedule_retry(item, delay)
             return
-        self._give_up(delivery, error, self.stage)
+        self._give_up(item, error, self.stage)
 
-    def _give_up(self, delivery: Delivery, error: Exception, stage: FailureStage) -> None:
-        """Dead-letter ``delivery``; an event addressed to this agent also gets an answer."""
+    def _give_up(self, item: WorkItem, error: Exception, stage: FailureStage) -> None:
+        """Dead-letter ``item``'s events; those addressed to this agent also get an answer."""
         self.stats.dead_lettered += 1
-        event = delivery.event
-        logger.info(
-            "agent %s: event %s dead-lettered after %d attempt(s): %s: %s",
-            self.agent.id,
-            event.event_id,
-            delivery.attempts,
-            type(error).__name__,
-            error,
-        )
-        self._host.dead_letter(
-            DeadLetter.from_error(
-                stage,
-                error,
-                event=event,
-                agent_id=self.agent.id,
-                attempts=delivery.attempts,
-                first_failure_at=delivery.first_failure_at,
+        answers = []
+        for delivery in item.deliveries():
+            event = delivery.event
+            logger.info(
+                "agent %s: event %s dead-lettered after %d attempt(s): %r",
+                *(self.agent.id, event.event_id, item.attempts, error),
             )
-        )
-        if self.agent.id in event.target_agents:
-            answer = agent_error(event, self.agent.id, error, stage, delivery.attempts)
-            self._host.emit([answer], delivery)
-        self._host.finished(delivery)
+            self._host.dead_letter(
+                DeadLetter.from_error(
+                    stage,
+                    error,
+                    event=event,
+                    agent_id=self.agent.id,
+                    attempts=item.attempts,
+                    first_failure_at=item.first_failure_at,
+                )
+            )
+            if self.agent.id in event.target_agents:
+                answers.append(agent_error(event, self.agent.id, error, stage, item.attempts))
+        self._complete(item, answers)
 
-    def _schedule_retry(self, delivery: Delivery, delay: float) -> None:
+    def _schedule_retry(self, item: WorkItem, delay: float) -> None:
         loop = asyncio.get_running_loop()
 
         def retry() -> None:
             self._retries.discard(handle)
-            delivery.event = delivery.event.with_retry()
-            self._enqueue(delivery)
+            if isinstance(item, Delivery):
+                item.event = item.event.with_retry()
+            self._enqueue(item)
 
         handle = loop.call_later(delay, retry)
         self._retries.add(handle)
@@ -262,35 +293,5 @@ class AgentRunner:
         return self.agent.describe()
 
 
-def _urgency(delivery: Delivery) -> int:
-    return delivery.event.priority
-
-
-ERROR_TYPE = "agent_error"
-
-
-def agent_error(
-    event: AgentEvent, agent_id: str, error: Exception, stage: FailureStage, attempts: int
-) -> AgentEvent:
-    """The answer to an event addressed to an agent that could not handle it."""
-    return event.derive(
-        ERROR_TYPE,
-        {
-            "agent_id": agent_id,
-            "stage": stage.value,
-            "error_type": type(error).__name__,
-            "message": str(error) or type(error).__name__,
-            "attempts": attempts,
-            "original_event_type": event.event_type,
-        },
-        source_agent=agent_id,
-        target_agents=(),
-    )
-
-
-def _check_outputs(validator: PayloadValidator, outputs: list[AgentEvent]) -> None:
-    for output in outputs:
-        payload = output.payload
-        if output.event_type == RESPONSE_TYPE and isinstance(payload.get("result"), dict):
-            payload = payload["result"]
-        validator.check(output.event_type, payload)
+def _urgency(item: WorkItem) -> int:
+    return item.priority

@@ -8,7 +8,8 @@ event-loop time):
 * `RateLimit` — a token bucket (`TokenBucket`), which delays and never drops;
 * `Overflow` / `BufferPolicy` — what a full buffer does with one more item (`offer`);
 * `Watermarks` — how much may be in flight before sources pause;
-* `PriorityFifo` — most urgent first, first in first out among equals.
+* `PriorityFifo` — most urgent first, first in first out among equals;
+* `ProcessingTime` / `EventTime` — which clock an agent's flow runs on.
 
 This package imports only the contracts (events, errors), never operators or runtime.
 """
@@ -17,15 +18,19 @@ from reagents.policies.backoff import Backoff
 from reagents.policies.overflow import BufferPolicy, DropReason, Overflow, offer
 from reagents.policies.priority import HasPriority, PriorityFifo, priority_of
 from reagents.policies.rate import RateLimit, TokenBucket
+from reagents.policies.time import EventTime, FlowTime, ProcessingTime
 from reagents.policies.watermarks import Watermarks
 
 __all__ = [
     "Backoff",
     "BufferPolicy",
     "DropReason",
+    "EventTime",
+    "FlowTime",
     "HasPriority",
     "Overflow",
     "PriorityFifo",
+    "ProcessingTime",
     "RateLimit",
     "TokenBucket",
     "Watermarks",

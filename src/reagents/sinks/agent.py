@@ -14,13 +14,16 @@ import re
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, ClassVar, TypeAlias, TypedDict
 
+import reactivex
 from reactivex import Observable
 
+from reagents.delivery import Held
 from reagents.errors import ConfigurationError
 from reagents.events import AgentEvent, AgentResponse
+from reagents.operators._flow import FlowContext, FlowSpec, as_flow, build_flow
 from reagents.operators.expression import where
 from reagents.operators.filters import Filter, any_event
-from reagents.policies import Backoff, RateLimit
+from reagents.policies import Backoff, FlowTime, ProcessingTime, RateLimit
 from reagents.schemas import PayloadSchema, PayloadValidator, compile_schema
 
 __all__ = ["Agent", "AgentOptions", "Handler", "HandlerResult", "collect_outputs"]
@@ -60,6 +63,8 @@ class AgentOptions(TypedDict, total=False):
     input_schema: PayloadSchema | None
     output_schema: PayloadSchema | None
     capability: str | None
+    flow: FlowSpec | None
+    flow_time: FlowTime | None
 
 
 class Agent:
@@ -89,6 +94,8 @@ class Agent:
     input_schema: ClassVar[PayloadSchema | None] = None
     output_schema: ClassVar[PayloadSchema | None] = None
     capability: ClassVar[str | None] = None
+    flow: FlowSpec | None = None
+    flow_time: FlowTime = ProcessingTime()
 
     def __init__(
         self,
@@ -104,6 +111,8 @@ class Agent:
         input_schema: PayloadSchema | None = None,
         output_schema: PayloadSchema | None = None,
         capability: str | None = None,
+        flow: FlowSpec | None = None,
+        flow_time: FlowTime | None = None,
     ) -> None:
         agent_id = id or getattr(handler, "__name__", None) or _snake(type(self).__name__)
         if not _AGENT_ID.match(agent_id):
@@ -127,6 +136,12 @@ class Agent:
         self.capability_type = capability or cls.capability
         self.input_validator = _validator(input_schema or cls.input_schema, agent_id, "input")
         self.output_validator = _validator(output_schema or cls.output_schema, agent_id, "output")
+        self.flow = flow if flow is not None else cls.flow
+        self.flow_time = flow_time or cls.flow_time
+        self.flow_steps: tuple[str, ...] = ()
+        if self.flow is not None:  # refuse what cannot keep acks now, not at run time
+            probe = as_flow(reactivex.never(), context=_Probe())
+            self.flow_steps = build_flow(self.flow, probe, agent_id).steps
         self._check_limits()
 
     def _check_limits(self) -> None:
@@ -155,6 +170,13 @@ class Agent:
 
     def __repr__(self) -> str:
         return f"<Agent {self.id} subscription={self.filter.describe()!r}>"
+
+
+class _Probe(FlowContext):
+    """Side inputs at declaration: an empty stream (the pipeline wires the real one)."""
+
+    def side_input(self, subscription: object, name: str) -> Observable[Held[Any]]:
+        return as_flow(reactivex.never(), context=self)
 
 
 def _validator(schema: PayloadSchema | None, agent_id: str, side: str) -> PayloadValidator | None:

@@ -78,7 +78,13 @@ def pipeline_graph(pipeline: Pipeline) -> PipelineGraph:
     for agent in pipeline.agents:
         node = _agent_node(agent)
         nodes.append(node)
-        edges.append(GraphEdge(BUS_ID, node.id, agent.filter.describe()))
+        previous, label = BUS_ID, agent.filter.describe()
+        for number, step in enumerate(agent.flow_steps):
+            operator = GraphNode(f"flow:{agent.id}:{number}", "operator", step)
+            nodes.append(operator)
+            edges.append(GraphEdge(previous, operator.id, label))
+            previous, label = operator.id, ""
+        edges.append(GraphEdge(previous, node.id, label))
         edges.append(GraphEdge(node.id, BUS_ID, "reactions"))
         edges.append(GraphEdge(node.id, DEAD_LETTERS_ID, "failures"))
     for sink in pipeline.sinks:
@@ -111,6 +117,9 @@ def _agent_node(agent: Agent) -> GraphNode:
         details["rate"] = describe_rate(agent.rate_limit)
     if agent.handler_timeout is not None:
         details["timeout"] = f"{agent.handler_timeout:g}s"
+    if agent.flow_steps:
+        details["flow"] = " → ".join(agent.flow_steps)
+        details["time"] = agent.flow_time.kind
     return GraphNode(f"agent:{agent.id}", "agent", agent.id, details)
 
 

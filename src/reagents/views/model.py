@@ -17,9 +17,10 @@ __all__ = [
     "GraphModel",
     "GraphNode",
     "NodeKind",
+    "collapse_flows",
 ]
 
-NodeKind: TypeAlias = Literal["source", "bus", "agent", "sink", "dead_letters"]
+NodeKind: TypeAlias = Literal["source", "bus", "operator", "agent", "sink", "dead_letters"]
 Detail: TypeAlias = str | int | float
 
 BUS_ID = "bus"
@@ -86,3 +87,26 @@ class GraphModel:
             "edges": [edge.to_dict() for edge in self.edges],
             "index": {key: list(ids) for key, ids in self.index.items()},
         }
+
+
+def collapse_flows(graph: GraphModel) -> GraphModel:
+    """The graph with each flow's operator nodes folded into the arrow they sit on.
+
+    ``bus --[type = tick]--> batch(3) --> agent`` becomes one arrow from the bus to the
+    agent labelled ``type = tick ▸ batch(3)`` (for pictures with fixed columns).
+    """
+    operators = {node.id: node for node in graph.nodes if node.kind == "operator"}
+    if not operators:
+        return graph
+    onward = {edge.source: edge.target for edge in graph.edges if edge.source in operators}
+    edges = []
+    for edge in graph.edges:
+        if edge.source in operators:
+            continue
+        labels, target = [edge.label], edge.target
+        while target in operators:
+            labels.append(operators[target].label)
+            target = onward[target]
+        edges.append(GraphEdge(edge.source, target, " ▸ ".join(t for t in labels if t)))
+    nodes = tuple(node for node in graph.nodes if node.id not in operators)
+    return GraphModel(graph.name, nodes, tuple(edges), graph.index)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from html import escape
 
-from reagents.views.model import BUS_ID, DEAD_LETTERS_ID, GraphEdge, GraphModel
+from reagents.views.model import BUS_ID, DEAD_LETTERS_ID, GraphEdge, GraphModel, collapse_flows
 from reagents.views.svg_layout import (
     COLUMN,
     DETAIL_SIZE,
@@ -55,7 +55,11 @@ def svg_text(text: str) -> str:
 
 
 def graph_to_svg(graph: GraphModel) -> str:
-    """The graph as a standalone ``<svg>`` document (no scripts, no external resources)."""
+    """The graph as a standalone ``<svg>`` document (no scripts, no external resources).
+
+    An agent's flow is drawn on the arrow into the agent: ``subscription ▸ operators``.
+    """
+    graph = collapse_flows(graph)
     layout = lay_out(graph)
     parts = [_defs()]
     parts += _headers(layout)

@@ -34,7 +34,11 @@ def _node_tree(graph: GraphModel, node: GraphNode, labels: dict[str, str]) -> _T
     kind = node.kind.replace("_", " ")
     head = node.label if node.label == kind else f"{kind} {node.label}"
     children: list[_Tree] = [(f"{key}: {value}", []) for key, value in node.details.items()]
-    children += [_edge_tree(edge, labels) for edge in graph.edges_from(node.id)]
+    for edge in graph.edges_from(node.id):
+        if node.kind == "operator":  # a flow: draw the chain down to its agent
+            children.append(_node_tree(graph, graph.node(edge.target), labels))
+        else:
+            children.append(_edge_tree(edge, labels))
     return head, children
 
 
@@ -57,6 +61,7 @@ def _tree_lines(tree: _Tree, prefix: str, last: bool) -> list[str]:
 _SHAPES: dict[NodeKind, tuple[str, str]] = {
     "source": ("([", "])"),
     "bus": ("((", "))"),
+    "operator": ("[/", "/]"),
     "agent": ("[", "]"),
     "sink": ("[(", ")]"),
     "dead_letters": ("{{", "}}"),

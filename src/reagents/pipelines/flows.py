@@ -1,0 +1,177 @@
+"""`FlowStage`: an agent's flow between its subscription and its handler.
+
+The flow is built once, when the agent is added (so a bad flow fails at declaration),
+and subscribed once per run on the agent's clock (`LoopScheduler` or `EventClock`).
+Each delivery goes in as a `Held` event holding its own receipt; whatever comes out
+goes to the agent's runner as a `FlowItem`. There is no Task and no queue per event:
+pushing a delivery is a chain of plain function calls.
+
+At the end of the input (or of a drain) the pipeline flushes the stage: its chain is
+completed, so open windows and batches are sent, and subscribed again afresh for what
+may still come (reactions of other agents).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from reactivex import Observable, abc
+from reactivex.disposable import Disposable
+
+from reagents.delivery import Held
+from reagents.operators._flow import Flow, FlowContext, build_flow
+from reagents.operators.expression import where
+from reagents.operators.filters import Filter
+from reagents.pipelines.clock import EventClock, LoopScheduler
+from reagents.pipelines.deliveries import Delivery
+from reagents.policies import EventTime, FlowTime
+from reagents.sinks.agent import Agent
+
+__all__ = ["FlowStage", "Inlet", "SideInput"]
+
+logger = logging.getLogger(__name__)
+
+
+class Inlet:
+    """The head of a flow: whoever subscribed last receives what is pushed."""
+
+    __slots__ = ("observer",)
+
+    def __init__(self) -> None:
+        self.observer: abc.ObserverBase[Held[Any]] | None = None
+
+    def subscribe(
+        self, observer: abc.ObserverBase[Held[Any]], scheduler: abc.SchedulerBase | None = None
+    ) -> abc.DisposableBase:
+        self.observer = observer
+
+        def detach() -> None:
+            if self.observer is observer:
+                self.observer = None
+
+        return Disposable(detach)
+
+
+class SideInput:
+    """Another stream a flow reads (`with_latest_from`): matching events, as deliveries."""
+
+    def __init__(self, subscription: Filter, inlet: Inlet, stage: FlowStage) -> None:
+        self.subscription = subscription
+        self.inlet = inlet
+        self.stage = stage
+
+
+class _Context(FlowContext):
+    """What the pipeline offers a flow: side inputs routed by the bus."""
+
+    def __init__(self, stage: FlowStage) -> None:
+        self._stage = stage
+
+    def side_input(self, subscription: object, name: str) -> Observable[Held[Any]]:
+        chosen = where(subscription) if isinstance(subscription, str) else subscription
+        if not isinstance(chosen, Filter):
+            raise TypeError(f"{name}(): name the other stream with a where() expression")
+        inlet = Inlet()
+        self._stage.sides.append(SideInput(chosen, inlet, self._stage))
+        return Flow(inlet.subscribe, context=self)
+
+
+class FlowStage:
+    """One agent's flow: built at declaration, subscribed per run, flushed at the end."""
+
+    def __init__(self, agent: Agent, output: Callable[[Held[Any]], None]) -> None:
+        assert agent.flow is not None
+        self.agent_id = agent.id
+        self.time: FlowTime = agent.flow_time
+        self.sides: list[SideInput] = []
+        self._output = output
+        self._inlet = Inlet()
+        head: Flow[Any] = Flow(self._inlet.subscribe, context=_Context(self))
+        self.flow = build_flow(agent.flow, head, agent.id)
+        self._scheduler: abc.SchedulerBase | None = None
+        self._clock: EventClock | None = None
+        self._subscription: abc.DisposableBase | None = None
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._last_input = 0.0
+
+    @property
+    def hold(self) -> int:
+        """How many deliveries the flow may hold while it waits for more input."""
+        return self.flow.hold
+
+    def start(self) -> None:
+        """Subscribe the flow on the agent's clock (once per run)."""
+        loop = asyncio.get_running_loop()
+        if isinstance(self.time, EventTime):
+            self._clock = EventClock(self.time.lateness)
+            self._scheduler = self._clock
+            if self.time.idle_timeout is not None:
+                self._arm_idle(loop, self.time.idle_timeout)
+        else:
+            self._scheduler = LoopScheduler(loop)
+        self._subscribe()
+
+    def _subscribe(self) -> None:
+        self._subscription = self.flow.subscribe(
+            self._output, self._crashed, self._completed, scheduler=self._scheduler
+        )
+
+    def push(self, delivery: Delivery) -> None:
+        """One event into the flow (``delivery`` is its receipt)."""
+        if self._clock is not None:
+            self._last_input = asyncio.get_running_loop().time()
+            self._clock.observe(delivery.event.timestamp)
+        observer = self._inlet.observer
+        if observer is None:  # not running: the delivery stays unacknowledged
+            return
+        observer.on_next(Held(delivery.event, (delivery,)))
+
+    def push_side(self, side: SideInput, delivery: Delivery) -> None:
+        """One event of a side input into the flow."""
+        if self._clock is not None:
+            self._clock.observe(delivery.event.timestamp)
+        if side.inlet.observer is not None:
+            side.inlet.observer.on_next(Held(delivery.event, (delivery,)))
+
+    def flush(self) -> None:
+        """Send what the flow holds (complete it), then subscribe it again afresh."""
+        observer = self._inlet.observer
+        if observer is not None:
+            observer.on_completed()
+
+    def stop(self) -> None:
+        """Unsubscribe; what the flow still holds stays unacknowledged (redelivered)."""
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        subscription, self._subscription = self._subscription, None
+        if subscription is not None:
+            subscription.dispose()
+
+    def _completed(self) -> None:
+        if self._subscription is not None:  # flushed, not stopped: start afresh
+            self._subscribe()
+
+    def _crashed(self, error: Exception) -> None:
+        logger.error(
+            "agent %s: its flow failed (%s: %s) and starts again; the values it held are "
+            "not acknowledged and will be delivered again after a restart",
+            self.agent_id,
+            type(error).__name__,
+            error,
+        )
+        if self._subscription is not None:
+            self._subscribe()
+
+    def _arm_idle(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+        def check() -> None:
+            quiet = loop.time() - self._last_input
+            if self._clock is not None and quiet >= timeout:
+                self._clock.advance_by_seconds(timeout)
+            self._idle_timer = loop.call_later(timeout, check)
+
+        self._last_input = loop.time()
+        self._idle_timer = loop.call_later(timeout, check)
