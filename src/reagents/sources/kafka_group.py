@@ -210,7 +210,7 @@ def _listener(member: Membership) -> ConsumerRebalanceListener:
     """An aiokafka rebalance listener that forwards to ``member``."""
     base: type = require_aiokafka().ConsumerRebalanceListener
 
-    class Listener(base):  # type: ignore[misc]
+    class Listener(base):  # type: ignore[misc]  # a base known only at run time (lazy import)
         async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
             await member.revoked(revoked)
 
