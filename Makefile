@@ -22,12 +22,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests examples benchmarks
 	$(BIN)/ruff format --check src tests examples benchmarks
-	$(BIN)/mypy src
+	$(BIN)/mypy src tests examples benchmarks
 	$(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests examples benchmarks
-	$(BIN)/mypy src
+	$(BIN)/mypy src tests examples benchmarks
 
 ## Throughput and latency against the raw ceiling measured in the same run.
 bench: $(STAMP)

@@ -52,7 +52,7 @@ async def raw_ceiling(config: KafkaConfig, topic: str, count: int) -> tuple[floa
 
     consumer = AIOKafkaConsumer(
         topic,
-        **config.consumer_options(),  # type: ignore[arg-type]
+        **config.consumer_options(),
         group_id=f"raw-{uuid.uuid4().hex[:6]}",
         auto_offset_reset="earliest",
         max_poll_records=1000,
@@ -70,7 +70,7 @@ async def raw_ceiling(config: KafkaConfig, topic: str, count: int) -> tuple[floa
             offsets = {}
             for tp, records in polled.items():
                 for record in records:
-                    if plain_predicate(decode_event(record.value)):
+                    if record.value is not None and plain_predicate(decode_event(record.value)):
                         matched += 1
                 seen += len(records)
                 offsets[tp] = records[-1].offset + 1

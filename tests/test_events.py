@@ -146,4 +146,4 @@ def test_response_defaults() -> None:
     assert response.status == "success"
     assert response.timestamp.tzinfo is UTC
     with pytest.raises(ValidationError, match="status"):
-        AgentResponse(original_event_id="e", agent_id="a", status="maybe")  # type: ignore[arg-type]
+        AgentResponse(original_event_id="e", agent_id="a", status="maybe")

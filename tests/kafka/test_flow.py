@@ -113,7 +113,7 @@ async def test_poison_records_are_dead_lettered_and_the_stream_goes_on(
 
 async def raw_records(
     config: KafkaConfig, topic: str
-) -> list[tuple[bytes, list[tuple[str, bytes]]]]:
+) -> list[tuple[bytes | None, list[tuple[str, bytes]]]]:
     from aiokafka import AIOKafkaConsumer
 
     consumer = AIOKafkaConsumer(
@@ -121,7 +121,7 @@ async def raw_records(
     )
     await consumer.start()
     try:
-        out = []
+        out: list[tuple[bytes | None, list[tuple[str, bytes]]]] = []
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             polled = await consumer.getmany(timeout_ms=500)

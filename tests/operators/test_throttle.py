@@ -7,18 +7,23 @@ and ``schedule_relative(0.5, ...)`` lands on tick 210.5.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
+from typing import cast
 
 import pytest
 from reactivex.notification import OnNext
 from reactivex.testing import ReactiveTest, TestScheduler
+from reactivex.testing.recorded import Recorded
+from reactivex.testing.subscription import Subscription
 
 from reagents.operators.throttle import throttle
 from reagents.policies import RateLimit
 
-on_next = ReactiveTest.on_next
-on_error = ReactiveTest.on_error
-on_completed = ReactiveTest.on_completed
-subscribe = ReactiveTest.subscribe
+# reactivex annotates ticks as int; this clock's ticks are float seconds.
+on_next = cast("Callable[[float, object], Recorded[object]]", ReactiveTest.on_next)
+on_error = cast("Callable[[float, Exception], Recorded[object]]", ReactiveTest.on_error)
+on_completed = cast("Callable[[float], Recorded[object]]", ReactiveTest.on_completed)
+subscribe = cast("Callable[[float, float], Subscription]", ReactiveTest.subscribe)
 
 
 def test_burst_passes_at_once_then_items_are_paced() -> None:

@@ -52,7 +52,11 @@ async def test_events_and_responses_are_answered_again_for_the_new_request() -> 
     handle = idempotent(decline, MemoryIdempotencyStore())
     await handle(command("k"))
     retry = command("k")
-    event, response = await handle(retry)
+    answers = await handle(retry)
+    assert isinstance(answers, list)
+    event, response = answers
+    assert isinstance(event, AgentEvent)
+    assert isinstance(response, AgentResponse)
     assert event.event_type == "reserve.rejected"
     assert event.payload == {"status": "failure", "reason": "over limit"}
     assert event.causation_id == retry.event_id
@@ -80,7 +84,10 @@ async def test_a_command_arriving_after_its_compensation_is_rejected() -> None:
     applied: list[str] = []
     handle = idempotent(lambda e: applied.append(e.event_type), MemoryIdempotencyStore())
     await handle(command("s:1:compensate", event_type="release"))
-    [late] = await handle(command("s:1", event_type="reserve"))
+    answers = await handle(command("s:1", event_type="reserve"))
+    assert isinstance(answers, list)
+    [late] = answers
+    assert isinstance(late, AgentEvent)
     assert late.event_type == "reserve.rejected"
     assert "compensated before it arrived" in late.payload["reason"]
     assert applied == ["release"]

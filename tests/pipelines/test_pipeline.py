@@ -112,9 +112,11 @@ async def test_three_agent_choreography_keeps_the_causation_chain(pipeline: Pipe
 async def test_fan_out_reaches_every_matching_agent_once(pipeline: Pipeline) -> None:
     calls: list[str] = []
     for name, subscription in [("a", "type = x"), ("b", "type = x*"), ("c", "type = y")]:
-        pipeline.add_agent(
-            Agent(lambda e, n=name: calls.append(n), id=name, subscription=subscription)
-        )
+
+        def handler(e: AgentEvent, n: str = name) -> None:
+            calls.append(n)
+
+        pipeline.add_agent(Agent(handler, id=name, subscription=subscription))
     pipeline.publish(event("x"))
     await pipeline.run()
     assert sorted(calls) == ["a", "b"]
@@ -248,7 +250,11 @@ async def test_a_dead_lettered_record_is_acked_too(
 ) -> None:
     source = ListSource([event("x")])
     pipeline.add_source(source)
-    pipeline.add_agent(Agent(lambda e: 1 / 0, id="broken", retry=FAST_RETRY))
+
+    def broken(e: AgentEvent) -> None:
+        raise ZeroDivisionError("division by zero")
+
+    pipeline.add_agent(Agent(broken, id="broken", retry=FAST_RETRY))
     await pipeline.run()
     assert len(source.acked) == 1
     assert letters.letters[0].error_type == "ZeroDivisionError"
@@ -343,7 +349,8 @@ async def test_every_kind_of_handler_result_goes_back_on_the_bus(pipeline: Pipel
 async def test_a_handler_returning_nonsense_is_dead_lettered_with_a_clear_reason(
     pipeline: Pipeline, letters: MemoryDeadLetters
 ) -> None:
-    pipeline.add_agent(Agent(lambda e: 42, id="odd", retry=Backoff(max_retries=0)))
+    nonsense = Agent(lambda e: 42, id="odd", retry=Backoff(max_retries=0))  # type: ignore[arg-type, return-value]
+    pipeline.add_agent(nonsense)
     pipeline.publish(event("x"))
     await pipeline.run()
     assert "agent 'odd' returned int" in letters.letters[0].message

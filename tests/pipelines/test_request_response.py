@@ -133,13 +133,12 @@ async def test_invalid_output_fails_the_step(running: Pipeline, letters: MemoryD
 
 async def test_an_addressed_only_agent_sees_requests_but_not_traffic(running: Pipeline) -> None:
     seen: list[str] = []
-    running.add_agent(
-        Agent(
-            lambda e: seen.append(e.event_type) or {"ok": True},
-            id="svc",
-            subscription=addressed_only(),
-        )
-    )
+
+    def svc(e: AgentEvent) -> dict[str, object]:
+        seen.append(e.event_type)
+        return {"ok": True}
+
+    running.add_agent(Agent(svc, id="svc", subscription=addressed_only()))
 
     async def work() -> None:
         await running.publish_async(AgentEvent(event_type="noise"))

@@ -7,7 +7,7 @@ from reagents.pipelines.router import Router
 
 
 def event(event_type: str = "alert", **fields: object) -> AgentEvent:
-    return AgentEvent(event_type=event_type, **fields)  # type: ignore[arg-type]
+    return AgentEvent(event_type=event_type, **fields)
 
 
 def test_matches_come_out_by_rank_then_registration() -> None:

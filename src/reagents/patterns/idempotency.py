@@ -35,7 +35,7 @@ from typing import Any
 
 from reagents.errors import ConfigurationError
 from reagents.events import AgentEvent, AgentResponse
-from reagents.sinks.agent import Handler, HandlerResult
+from reagents.sinks.agent import AsyncHandler, Handler, HandlerOutputs, HandlerResult
 
 __all__ = [
     "COMPENSATE_SUFFIX",
@@ -162,7 +162,9 @@ class SqliteIdempotencyStore(IdempotencyStore):
         self.connection.close()
 
 
-def idempotent(handler: Handler, store: IdempotencyStore, *, key_field: str = KEY_FIELD) -> Handler:
+def idempotent(
+    handler: Handler, store: IdempotencyStore, *, key_field: str = KEY_FIELD
+) -> AsyncHandler:
     """Wrap ``handler`` so an event whose ``payload[key_field]`` was seen gets the same answer.
 
     Events without the key are handled as usual. Keyed events are handled one at a
@@ -172,7 +174,7 @@ def idempotent(handler: Handler, store: IdempotencyStore, *, key_field: str = KE
     those (they are remembered as JSON).
     """
 
-    async def handle(event: AgentEvent) -> HandlerResult:
+    async def handle(event: AgentEvent) -> HandlerOutputs:
         key = event.payload.get(key_field)
         if not isinstance(key, str):
             result = handler(event)

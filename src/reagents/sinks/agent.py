@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import re
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, ClassVar, TypeAlias, TypedDict
 
 import reactivex
@@ -26,13 +26,39 @@ from reagents.operators.filters import Filter, any_event
 from reagents.policies import Backoff, FlowTime, ProcessingTime, RateLimit
 from reagents.schemas import PayloadSchema, PayloadValidator, compile_schema
 
-__all__ = ["Agent", "AgentOptions", "Handler", "HandlerResult", "collect_outputs"]
+__all__ = [
+    "Agent",
+    "AgentOptions",
+    "AsyncHandler",
+    "Handler",
+    "HandlerOutput",
+    "HandlerOutputs",
+    "HandlerResult",
+    "collect_outputs",
+]
 
-HandlerResult: TypeAlias = Any
-"""None, an AgentEvent, a dict, an AgentResponse, an iterable of those, an async
-iterator of those, an Observable of those, or an awaitable of any of these."""
+HandlerOutput: TypeAlias = AgentEvent | AgentResponse | dict[str, Any]
+"""One output of a handler: an event, an `AgentResponse`, or a dict (the ``result`` of
+an ``agent_response`` event)."""
+
+HandlerOutputs: TypeAlias = (
+    HandlerOutput
+    | Iterable[HandlerOutput]
+    | AsyncIterator[HandlerOutput]
+    | Observable[HandlerOutput]
+    | None
+)
+"""What a handler's result amounts to: nothing, one output, or several of them (an
+iterable, an async iterator or an Observable)."""
+
+HandlerResult: TypeAlias = HandlerOutputs | Awaitable[HandlerOutputs]
+"""What a handler returns: `HandlerOutputs`, or an awaitable of them (an ``async def``
+handler's coroutine)."""
 
 Handler: TypeAlias = Callable[[AgentEvent], HandlerResult]
+
+AsyncHandler: TypeAlias = Callable[[AgentEvent], Awaitable[HandlerOutputs]]
+"""A `Handler` whose result is always awaited (an ``async def`` handler, a wrapper)."""
 
 RESPONSE_TYPE = "agent_response"
 _AGENT_ID = re.compile(r"^[A-Za-z0-9_.:\-]+$")
@@ -192,14 +218,15 @@ async def collect_outputs(
 ) -> list[AgentEvent]:
     """Turn a handler's return value into the events it puts on the bus (stamped)."""
     # An Observable is awaitable too (it yields its last item): collect all of it instead.
+    outputs: object = result
     if inspect.isawaitable(result) and not isinstance(result, Observable):
-        result = await result
-    raw: list[Any] = []
-    await _gather(result, raw, agent_id)
+        outputs = await result
+    raw: list[object] = []
+    await _gather(outputs, raw, agent_id)
     return [_stamp(_as_event(item, event, agent_id, elapsed_ms), event, agent_id) for item in raw]
 
 
-async def _gather(result: HandlerResult, into: list[Any], agent_id: str) -> None:
+async def _gather(result: object, into: list[object], agent_id: str) -> None:
     if result is None:
         return
     if isinstance(result, AgentEvent | AgentResponse | dict):
@@ -219,14 +246,14 @@ async def _gather(result: HandlerResult, into: list[Any], agent_id: str) -> None
         )
 
 
-async def _observable_items(source: Observable[Any]) -> list[Any]:
+async def _observable_items(source: Observable[object]) -> list[object]:
     # Items may arrive on another thread (an Rx scheduler); completion is handed to
     # the loop thread-safely so the awaiting worker wakes up on its own loop.
     loop = asyncio.get_running_loop()
-    done: asyncio.Future[list[Any]] = loop.create_future()
-    items: list[Any] = []
+    done: asyncio.Future[list[object]] = loop.create_future()
+    items: list[object] = []
 
-    def finish(result: list[Any] | None, error: Exception | None) -> None:
+    def finish(result: list[object] | None, error: Exception | None) -> None:
         if done.done():
             return
         if error is not None:
@@ -249,7 +276,7 @@ async def _observable_items(source: Observable[Any]) -> list[Any]:
         subscription.dispose()
 
 
-def _as_event(item: Any, event: AgentEvent, agent_id: str, elapsed_ms: float) -> AgentEvent:
+def _as_event(item: object, event: AgentEvent, agent_id: str, elapsed_ms: float) -> AgentEvent:
     if isinstance(item, AgentEvent):
         return item
     if isinstance(item, dict):

@@ -1,0 +1,140 @@
+"""Per-partition bookkeeping of the `KafkaSource`: acks, pauses and the polled backlog.
+
+`Partition` turns one assigned partition's out-of-order acks into the next offset to
+commit (`OrderedAcks`, O(1) per record) and remembers whether it is paused or revoked.
+`Backlog` queues what the poller read, one `Polled` per partition and poll, until the
+pipeline pulls it: records are decoded only then, a batch at a time. Nothing here talks
+to Kafka; aiokafka's record types are only named for the type checker.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, TypeAlias
+
+from reagents.delivery import Incoming, OrderedAcks
+from reagents.sources.kafka_records import Decoder, decode_value
+
+if TYPE_CHECKING:
+    from aiokafka.structs import ConsumerRecord, TopicPartition
+
+    Record: TypeAlias = ConsumerRecord[bytes, bytes]
+    """One record as the source's consumer returns it (no deserializers: raw bytes)."""
+
+__all__ = ["Backlog", "Partition", "Polled"]
+
+
+class Partition:
+    """Ack bookkeeping of one assigned partition (O(1) per record)."""
+
+    __slots__ = (
+        "acked",
+        "acks",
+        "committed",
+        "handed",
+        "label",
+        "low",
+        "on_room",
+        "paused",
+        "revoked",
+        "tp",
+    )
+
+    def __init__(self, tp: TopicPartition, low: int, on_room: Callable[[], None]) -> None:
+        self.tp = tp
+        self.low = low
+        self.on_room = on_room
+        self.label = f"{tp.topic}[{tp.partition}]"
+        self.acks: OrderedAcks[int] = OrderedAcks(self._advance)
+        self.acked: int | None = None  # next offset to read after the acked prefix
+        self.committed: int | None = None
+        self.handed: int | None = None  # next offset after the last record handed out
+        self.paused = False
+        self.revoked = False
+
+    def _advance(self, offset: int) -> None:
+        self.acked = offset + 1
+        if self.paused and len(self.acks) <= self.low:
+            self.on_room()  # wake the poller now rather than at its next poll
+
+    @property
+    def settled(self) -> bool:
+        """Every record handed to the pipeline is acked."""
+        return self.handed is None or (self.acked is not None and self.acked >= self.handed)
+
+
+class Polled:
+    """One partition's records from one poll, with their acks; handed out from ``next`` on."""
+
+    __slots__ = ("acks", "next", "part", "records")
+
+    def __init__(
+        self, part: Partition, records: list[Record], acks: list[Callable[[], None]]
+    ) -> None:
+        self.part = part
+        self.records = records
+        self.acks = acks
+        self.next = 0
+
+
+class Backlog:
+    """Polled records not yet handed out, in partition order (``count`` of them)."""
+
+    __slots__ = ("count", "queue")
+
+    def __init__(self) -> None:
+        self.queue: deque[Polled] = deque()
+        self.count = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.queue)
+
+    def take(
+        self,
+        parts: Mapping[TopicPartition, Partition],
+        polled: Mapping[TopicPartition, list[Record]],
+    ) -> int:
+        """Track and queue the records of one poll (of owned partitions); return how many."""
+        taken = 0
+        for tp, records in polled.items():
+            part = parts.get(tp)
+            if part is None or part.revoked or not records:
+                continue
+            track = part.acks.track
+            acks = [track(record.offset) for record in records]
+            self.queue.append(Polled(part, records, acks))
+            taken += len(records)
+        self.count += taken
+        return taken
+
+    def hand_out(self, size: int, decode: Decoder) -> list[Incoming]:
+        """Decode up to ``size`` queued records, in partition order.
+
+        Records are decoded only here, a batch at a time: a few live events keep the
+        garbage collector's work small, however far ahead the poller has read.
+        """
+        out: list[Incoming] = []
+        ready = self.queue
+        while ready and len(out) < size:
+            polled = ready[0]
+            part, records, acks, start = polled.part, polled.records, polled.acks, polled.next
+            if part.revoked:
+                ready.popleft()
+                self.count -= len(records) - start
+                continue
+            stop = min(len(records), start + size - len(out))
+            label = part.label
+            for index in range(start, stop):
+                record = records[index]
+                origin = f"{label}@{record.offset}"
+                out.append(
+                    Incoming(decode_value(record.value, origin, decode), acks[index], origin)
+                )
+            self.count -= stop - start
+            part.handed = records[stop - 1].offset + 1
+            if stop == len(records):
+                ready.popleft()
+            else:
+                polled.next = stop
+        return out
