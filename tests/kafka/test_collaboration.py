@@ -34,9 +34,9 @@ from reagents.patterns.saga import SagaCoordinator
 from reagents.patterns.saga_store import Action, Phase, SagaStatus, SqliteSagaStore
 from reagents.pipelines.pipeline import Pipeline
 from reagents.pipelines.requests import AgentRequestError, RequestTimeoutError
-from reagents.sinks.agent import RESPONSE_TYPE
 from reagents.sinks.kafka import KafkaSink
 from reagents.sinks.memory import MemoryDeadLetters, MemorySink
+from reagents.sinks.outputs import RESPONSE_TYPE
 from reagents.sources.kafka import KafkaSource
 from tests.examples import load_example
 from tests.kafka.conftest import create_topic

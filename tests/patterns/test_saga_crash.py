@@ -32,7 +32,7 @@ from reagents import Agent, AgentEvent, MemoryDeadLetters, Pipeline
 from reagents.patterns.idempotency import SqliteIdempotencyStore, idempotent, reject
 from reagents.patterns.saga import Saga, SagaCoordinator, SagaStep
 from reagents.patterns.saga_store import Action, LogEntry, Phase, SagaStatus, SqliteSagaStore
-from reagents.sinks.agent import Handler
+from reagents.sinks.outputs import Handler
 
 pytestmark = pytest.mark.integration
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -46,7 +46,7 @@ class RecordingSource(Source):
         for event in self.events:
             yield [Incoming(event, ack=self._acker(event))]
 
-    def _acker(self, event: AgentEvent) -> object:
+    def _acker(self, event: AgentEvent) -> Callable[[], None]:
         def ack() -> None:
             self.acked.append(event.event_id)
 
@@ -90,11 +90,15 @@ async def test_a_flow_given_as_a_function_and_reactions_go_back_on_the_bus() -> 
     pipeline, source = pipeline_with(*[tick(n) for n in range(4)])
     totals: list[float] = []
 
+    def price(event: AgentEvent) -> float:
+        return float(event.payload["price"])
+
+    def add(total: float, value: float) -> float:
+        return total + value
+
     @pipeline.agent(
         subscription="type = tick",
-        flow=lambda events: events.pipe(
-            each(ops.map(lambda e: e.payload["price"])), scan(lambda s, p: s + p, 0.0)
-        ),
+        flow=lambda events: events.pipe(each(ops.map(price)), scan(add, 0.0)),
     )
     def summer(total: float) -> dict[str, float]:
         return {"total": total}

@@ -8,7 +8,7 @@ import pytest
 import reactivex
 
 from reagents.events import AgentEvent, AgentResponse
-from reagents.sinks.agent import RESPONSE_TYPE, Handler, collect_outputs
+from reagents.sinks.outputs import RESPONSE_TYPE, Handler, collect_outputs
 
 CAUSE = AgentEvent(event_type="ask", payload={"n": 1})
 

@@ -18,7 +18,7 @@ from reagents.events import AgentEvent, new_id
 from reagents.patterns.saga_store import Action, LogEntry, Phase, SagaRecord, SagaStatus, SagaStore
 from reagents.pipelines.pipeline import Pipeline
 from reagents.pipelines.requests import AgentRequestError, RequestTimeoutError
-from reagents.sinks.agent import RESPONSE_TYPE
+from reagents.sinks.outputs import RESPONSE_TYPE
 
 __all__ = ["CoordinatorBase", "RunState", "check_id", "is_rejection"]
 

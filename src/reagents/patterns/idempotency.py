@@ -35,7 +35,7 @@ from typing import Any
 
 from reagents.errors import ConfigurationError
 from reagents.events import AgentEvent, AgentResponse
-from reagents.sinks.agent import AsyncHandler, Handler, HandlerOutputs, HandlerResult
+from reagents.sinks.outputs import AsyncHandler, Handler, HandlerOutputs, HandlerResult
 
 __all__ = [
     "COMPENSATE_SUFFIX",

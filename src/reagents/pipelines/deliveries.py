@@ -18,7 +18,7 @@ from reagents.dead_letter import DeadLetter, FailureStage
 from reagents.delivery import Ack, Held, Receipt
 from reagents.events import AgentEvent
 from reagents.schemas import PayloadValidator
-from reagents.sinks.agent import RESPONSE_TYPE
+from reagents.sinks.outputs import RESPONSE_TYPE
 
 __all__ = [
     "ERROR_TYPE",

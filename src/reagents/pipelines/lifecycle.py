@@ -10,8 +10,9 @@ leaves unfinished records unacknowledged (a checkpointing source delivers them a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import AsyncIterator, Coroutine, Iterable, Sequence
 from typing import Any
 
 from reagents.errors import ReagentsError
@@ -79,10 +80,12 @@ class Lifecycle:
             self._started.clear()
             await self._shutdown([*pumps, inbox_pump], runners, sources, sinks)
 
-    async def start(self, run: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        """Start ``run`` (this pipeline's `run`) as a task; return it once it is serving.
+    @contextlib.asynccontextmanager
+    async def serving(self, run: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
+        """Run ``run`` (the pipeline's ``run(forever=True)``) for an ``async with`` block.
 
-        If the run fails while starting, its error is raised here.
+        The block starts once it serves (an error while starting is raised here); on
+        exit the run is asked to stop, and awaited, so its own error is raised then.
         """
         task = asyncio.create_task(run, name=f"reagents:{self.name}")
         started = asyncio.create_task(self.wait_started())
@@ -90,7 +93,17 @@ class Lifecycle:
         started.cancel()
         if task.done():
             await task
-        return task
+        try:
+            yield
+        finally:
+            self.request_stop()
+            await task
+
+    async def wait_idle(self) -> None:
+        """Return once nothing is in flight and the inbox is empty."""
+        while not self._idle():
+            await self._bus.flow.wait_idle()
+            await asyncio.sleep(0)  # the inbox pump takes what was published meanwhile
 
     async def wait_started(self) -> None:
         """Return once `run` has started the agents."""
@@ -152,11 +165,10 @@ class Lifecycle:
         flow = self._bus.flow
         runners = self._bus.runners()
         stages = [r.flow for r in runners if r.flow is not None]
+        if not stages:
+            await self.wait_idle()
+            return
         while not self._idle():
-            if not stages:
-                await flow.wait_idle()
-                await asyncio.sleep(0)  # let the inbox pump take what was published
-                continue
             if not flow.idle and all(r.idle for r in runners):
                 for stage in stages:
                     stage.flush()

@@ -25,17 +25,19 @@ from reagents.pipelines.requests import send_request
 from reagents.pipelines.stats import StatsTable
 from reagents.policies import Watermarks
 from reagents.schemas import PayloadSchemas
-from reagents.sinks.agent import Agent, AgentOptions, Handler
+from reagents.sinks.agent import Agent, AgentOptions
 from reagents.sinks.base import DeadLetterSink, Sink
 from reagents.sinks.file import dead_letter_log
+from reagents.sinks.outputs import HandlerResult
 from reagents.sources.base import Source
 from reagents.sources.memory import MemorySource
 
 __all__ = ["Pipeline", "SourceFailedError"]
 
 SourceT = TypeVar("SourceT", bound=Source)
-AgentT = TypeVar("AgentT", bound=Agent)
+AgentT = TypeVar("AgentT", bound=Agent[Any])
 SinkT = TypeVar("SinkT", bound=Sink)
+T = TypeVar("T")
 
 
 class Pipeline:
@@ -124,9 +126,8 @@ class Pipeline:
     def only(self, agent_ids: Sequence[str], name: str | None = None) -> Pipeline:
         """A new pipeline with these agents only, and the same sources, sinks and settings.
 
-        Declare the whole system once and run a different subset in each process (with
-        Kafka sources in consumer groups), so agents scale independently. The agents
-        must not share in-process state across the split.
+        Declare the whole system once and run a subset in each process (Kafka sources in
+        consumer groups), so agents scale apart; they must not share in-process state.
         """
         chosen = [self.get_agent(agent_id) for agent_id in agent_ids]  # KeyError names it
         return Pipeline(
@@ -143,14 +144,13 @@ class Pipeline:
 
     def agent(
         self, id: str | None = None, **options: Unpack[AgentOptions]
-    ) -> Callable[[Handler], Agent]:
+    ) -> Callable[[Callable[[T], HandlerResult]], Agent[T]]:
         """Decorator: turn a (sync or async) function into an agent of this pipeline.
 
-        ``options`` are `Agent`'s: subscription, max_concurrent, priority, retry, rate,
-        timeout, input_schema, output_schema, capability.
+        ``options`` are `Agent`'s (subscription, flow, max_concurrent, retry, rate...).
         """
 
-        def register(handler: Handler) -> Agent:
+        def register(handler: Callable[[T], HandlerResult]) -> Agent[T]:
             return self.add_agent(Agent(handler, id=id, **options))
 
         return register
@@ -278,12 +278,12 @@ class Pipeline:
         `publish`; on exit it stops and drains. An error of the pipeline itself is
         raised when the block ends.
         """
-        task = await self._lifecycle.start(self.run(forever=True))
-        try:
+        async with self._lifecycle.serving(self.run(forever=True)):
             yield self
-        finally:
-            self.request_stop()
-            await task
+
+    async def wait_idle(self) -> None:
+        """Return once nothing is in flight and nothing waits in the inbox (no flush)."""
+        await self._lifecycle.wait_idle()
 
     def request_stop(self) -> None:
         """Ask a running pipeline to stop reading and drain (returns at once)."""

@@ -36,7 +36,8 @@ from reagents.pipelines.deliveries import (
 from reagents.pipelines.flows import FlowStage
 from reagents.pipelines.stats import AgentStats, StatsSnapshot
 from reagents.policies import PriorityFifo, TokenBucket
-from reagents.sinks.agent import Agent, collect_outputs
+from reagents.sinks.agent import Agent
+from reagents.sinks.outputs import collect_outputs
 
 __all__ = ["AgentRunner"]
 

@@ -1,66 +1,36 @@
 """`Agent`: the reacting sink — a handler, the events it subscribes to, and its limits.
 
-A handler may be sync or async and may return nothing, an event, a dict (wrapped as
-an ``agent_response`` event carrying an `AgentResponse`), several of those, an async
-iterator or an Observable. Whatever it returns becomes new events on the bus, stamped
-with the agent as source, the input's conversation and the input as cause.
+An agent may declare a flow (an Rx operator chain after its subscription): its
+handler then receives what the flow emits — an event, or a list of events from a
+batch or window — so `Agent` is generic in that input (``Agent[list[AgentEvent]]``).
+What a handler may return, and how that becomes events: `reagents.sinks.outputs`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from typing import Any, ClassVar, TypeAlias, TypedDict
+from collections.abc import Callable
+from typing import Any, ClassVar, Generic, TypedDict
 
 import reactivex
 from reactivex import Observable
+from typing_extensions import TypeVar
 
 from reagents.delivery import Held
 from reagents.errors import ConfigurationError
-from reagents.events import AgentEvent, AgentResponse
+from reagents.events import AgentEvent
 from reagents.operators._flow import FlowContext, FlowSpec, as_flow, build_flow
 from reagents.operators.expression import where
 from reagents.operators.filters import Filter, any_event
 from reagents.policies import Backoff, FlowTime, ProcessingTime, RateLimit
 from reagents.schemas import PayloadSchema, PayloadValidator, compile_schema
+from reagents.sinks.outputs import HandlerResult
 
-__all__ = [
-    "Agent",
-    "AgentOptions",
-    "AsyncHandler",
-    "Handler",
-    "HandlerOutput",
-    "HandlerOutputs",
-    "HandlerResult",
-    "collect_outputs",
-]
+__all__ = ["Agent", "AgentOptions", "InT"]
 
-HandlerOutput: TypeAlias = AgentEvent | AgentResponse | dict[str, Any]
-"""One output of a handler: an event, an `AgentResponse`, or a dict (the ``result`` of
-an ``agent_response`` event)."""
+InT = TypeVar("InT", default=AgentEvent)
+"""What the handler receives: an event, or what the agent's flow emits (a list...)."""
 
-HandlerOutputs: TypeAlias = (
-    HandlerOutput
-    | Iterable[HandlerOutput]
-    | AsyncIterator[HandlerOutput]
-    | Observable[HandlerOutput]
-    | None
-)
-"""What a handler's result amounts to: nothing, one output, or several of them (an
-iterable, an async iterator or an Observable)."""
-
-HandlerResult: TypeAlias = HandlerOutputs | Awaitable[HandlerOutputs]
-"""What a handler returns: `HandlerOutputs`, or an awaitable of them (an ``async def``
-handler's coroutine)."""
-
-Handler: TypeAlias = Callable[[AgentEvent], HandlerResult]
-
-AsyncHandler: TypeAlias = Callable[[AgentEvent], Awaitable[HandlerOutputs]]
-"""A `Handler` whose result is always awaited (an ``async def`` handler, a wrapper)."""
-
-RESPONSE_TYPE = "agent_response"
 _AGENT_ID = re.compile(r"^[A-Za-z0-9_.:\-]+$")
 
 
@@ -93,7 +63,7 @@ class AgentOptions(TypedDict, total=False):
     flow_time: FlowTime | None
 
 
-class Agent:
+class Agent(Generic[InT]):
     """An event handler with a subscription and limits; subclass it for stateful agents.
 
     Either pass ``handler`` or override `handle`. ``input_schema`` / ``output_schema``
@@ -125,7 +95,7 @@ class Agent:
 
     def __init__(
         self,
-        handler: Handler | None = None,
+        handler: Callable[[InT], HandlerResult] | None = None,
         *,
         id: str | None = None,
         subscription: Filter | str | None = None,
@@ -185,8 +155,8 @@ class Agent:
                 f"agent {self.id!r}: timeout must be positive seconds, got {self.handler_timeout}"
             )
 
-    def handle(self, event: AgentEvent) -> HandlerResult:
-        """React to one event; the default calls the handler given at construction."""
+    def handle(self, event: InT) -> HandlerResult:
+        """React to one event (or flow output); the default calls the given handler."""
         assert self._handler is not None
         return self._handler(event)
 
@@ -211,100 +181,3 @@ def _validator(schema: PayloadSchema | None, agent_id: str, side: str) -> Payloa
 
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
-async def collect_outputs(
-    result: HandlerResult, event: AgentEvent, agent_id: str, elapsed_ms: float = 0.0
-) -> list[AgentEvent]:
-    """Turn a handler's return value into the events it puts on the bus (stamped)."""
-    # An Observable is awaitable too (it yields its last item): collect all of it instead.
-    outputs: object = result
-    if inspect.isawaitable(result) and not isinstance(result, Observable):
-        outputs = await result
-    raw: list[object] = []
-    await _gather(outputs, raw, agent_id)
-    return [_stamp(_as_event(item, event, agent_id, elapsed_ms), event, agent_id) for item in raw]
-
-
-async def _gather(result: object, into: list[object], agent_id: str) -> None:
-    if result is None:
-        return
-    if isinstance(result, AgentEvent | AgentResponse | dict):
-        into.append(result)
-    elif isinstance(result, Observable):
-        into.extend(await _observable_items(result))
-    elif isinstance(result, AsyncIterator):
-        async for item in result:
-            into.append(item)
-    elif isinstance(result, Iterable) and not isinstance(result, str | bytes):
-        into.extend(result)
-    else:
-        raise TypeError(
-            f"agent {agent_id!r} returned {type(result).__name__}; return None, an "
-            "AgentEvent, a dict, an AgentResponse, a list of those, an async iterator "
-            "or an Observable"
-        )
-
-
-async def _observable_items(source: Observable[object]) -> list[object]:
-    # Items may arrive on another thread (an Rx scheduler); completion is handed to
-    # the loop thread-safely so the awaiting worker wakes up on its own loop.
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[list[object]] = loop.create_future()
-    items: list[object] = []
-
-    def finish(result: list[object] | None, error: Exception | None) -> None:
-        if done.done():
-            return
-        if error is not None:
-            done.set_exception(error)
-        else:
-            done.set_result(result or [])
-
-    def on_error(error: Exception) -> None:
-        loop.call_soon_threadsafe(finish, None, error)
-
-    def on_completed() -> None:
-        loop.call_soon_threadsafe(finish, items, None)
-
-    subscription = source.subscribe(
-        on_next=items.append, on_error=on_error, on_completed=on_completed
-    )
-    try:
-        return await done
-    finally:
-        subscription.dispose()
-
-
-def _as_event(item: object, event: AgentEvent, agent_id: str, elapsed_ms: float) -> AgentEvent:
-    if isinstance(item, AgentEvent):
-        return item
-    if isinstance(item, dict):
-        item = AgentResponse(
-            original_event_id=event.event_id,
-            agent_id=agent_id,
-            result=item,
-            processing_time_ms=elapsed_ms,
-        )
-    if isinstance(item, AgentResponse):
-        return event.derive(RESPONSE_TYPE, item.model_dump(mode="json"), source_agent=agent_id)
-    raise TypeError(
-        f"agent {agent_id!r} produced {type(item).__name__} inside its result; "
-        "each item must be an AgentEvent, a dict or an AgentResponse"
-    )
-
-
-def _stamp(output: AgentEvent, cause: AgentEvent, agent_id: str) -> AgentEvent:
-    if (
-        output.source_agent == agent_id
-        and output.causation_id == cause.event_id
-        and output.correlation_id is not None
-    ):
-        return output
-    return output.model_copy(
-        update={
-            "source_agent": agent_id,
-            "causation_id": cause.event_id,
-            "correlation_id": output.correlation_id or cause.conversation_id,
-        }
-    )

@@ -11,6 +11,9 @@
       result = scheduler.start(lambda: source.pipe(where_type("quote")))
       assert marbles_of(result.messages, {"a": quote, "c": quote}) == "a---c|"
 
+* `run_in_virtual_time` runs a whole pipeline on a virtual clock (looptime): windows,
+  retries, timeouts and rate limits fire at their virtual times with no sleeps; `play`
+  publishes events at given times and returns a `Timeline` of the bus.
 * Flow operators are tested the same way with acknowledgements in view: a `Ledger`
   hands out receipts that record when they are released, `held_marbles` makes a flow
   of `Held` values from a diagram, and `run_flow` plays the handler (it releases each
@@ -26,16 +29,20 @@
 from reagents.testing.flows import FlowRun, Ledger, held_marbles, run_flow
 from reagents.testing.marbles import cold_events, hot_events, marbles_of
 from reagents.testing.pipelines import PipelineRun, memory_pipeline, run_events
+from reagents.testing.virtual_time import Timeline, play, run_in_virtual_time
 
 __all__ = [
     "FlowRun",
     "Ledger",
     "PipelineRun",
+    "Timeline",
     "cold_events",
     "held_marbles",
     "hot_events",
     "marbles_of",
     "memory_pipeline",
+    "play",
     "run_events",
     "run_flow",
+    "run_in_virtual_time",
 ]

@@ -7,7 +7,7 @@ releases each output when it arrives) and returns what came out and when.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +18,7 @@ from reactivex.testing import TestScheduler
 from reactivex.testing.marbles import messages_to_records
 
 from reagents.delivery import Held
-from reagents.operators._flow import Flow, FlowContext, FlowOperator, as_flow
+from reagents.operators._flow import Flow, FlowContext, as_flow
 from reagents.testing.marbles import SUBSCRIBED, TICK
 
 __all__ = ["FlowRun", "Ledger", "held_marbles", "run_flow"]
@@ -117,7 +117,7 @@ class FlowRun:
 def run_flow(
     scheduler: TestScheduler,
     source: Flow[Any],
-    *operators: FlowOperator[Any, Any],
+    *operators: Callable[[Any], Any],
     disposed: float = 1000.0,
 ) -> FlowRun:
     """Subscribe ``source.pipe(*operators)`` at 200 s, releasing each output at once.

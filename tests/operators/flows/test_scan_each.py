@@ -83,7 +83,11 @@ def test_each_map_keeps_the_receipt_with_its_value(count: int) -> None:
     scheduler = TestScheduler()
     ledger = Ledger(scheduler)
     source = held_marbles(scheduler, "-a-|", NUMBERS, ledger)
-    operators = [each(ops.map(lambda x: x + 1)) for _ in range(count)]
+
+    def plus_one(x: int) -> int:
+        return x + 1
+
+    operators = [each(ops.map(plus_one)) for _ in range(count)]
     run = run_flow(scheduler, source, *operators)
     assert run.values == [(201.0, 1 + count)]
     assert ledger.released == {"a": [201.0]}
