@@ -10,7 +10,6 @@ scheduler, so they all run in virtual time under ``reactivex.testing``.
 """
 
 from reagents.operators._flow import Flow, FlowContext, FlowOperator, as_flow
-from reagents.operators.backpressure import bounded_buffer
 from reagents.operators.batch import batch
 from reagents.operators.by_key import by_key
 from reagents.operators.combine import combine_latest, with_latest_from
@@ -30,9 +29,6 @@ from reagents.operators.filters import (
     where_regex,
     where_type,
 )
-from reagents.operators.isolate import map_isolated, map_isolated_async
-from reagents.operators.priority import priority_buffer, priority_merge
-from reagents.operators.retry import retry_with_backoff
 from reagents.operators.sample import sample
 from reagents.operators.scan import scan
 from reagents.operators.session import session
@@ -50,7 +46,6 @@ __all__ = [
     "any_event",
     "as_flow",
     "batch",
-    "bounded_buffer",
     "by_key",
     "combine_latest",
     "debounce",
@@ -58,12 +53,7 @@ __all__ = [
     "distinct_until_changed",
     "each",
     "hopping",
-    "map_isolated",
-    "map_isolated_async",
     "parse_expression",
-    "priority_buffer",
-    "priority_merge",
-    "retry_with_backoff",
     "sample",
     "scan",
     "session",

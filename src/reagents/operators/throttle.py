@@ -41,7 +41,7 @@ def throttle(
     """Pace items to ``rate`` per ``per`` seconds (bursts of ``burst``), delaying, never dropping.
 
     The queue of delayed items is unbounded; a fast, endless source needs backpressure
-    upstream (``bounded_buffer`` or a pausable source).
+    upstream (in a pipeline: a pausable source and the watermarks).
 
     Raises:
         ValueError: at call time, when ``rate < 1``, ``per <= 0`` or ``burst < 1``.

@@ -169,6 +169,8 @@ class AgentRunner:
             worker.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers = []
+        self._idle_workers.clear()
+        self._queue.drain()  # not acknowledged: a checkpointing source delivers them again
 
     async def _work(self) -> None:
         handled = 0

@@ -1,12 +1,12 @@
 """Small validated policy objects shared by the Rx operators and the runtime.
 
-Each policy has ONE implementation here, used both by the operator that applies it to
-an Rx stream (in scheduler time) and by the runtime that applies it to an agent (in
-event-loop time):
+Each policy has ONE implementation here, used wherever it applies: by the runtime to
+an agent (event-loop time) and by the flow operator that applies it inside a flow
+(scheduler time, so virtual time in tests):
 
 * `Backoff` — how many retries and how long before each (`Backoff.delay`);
 * `RateLimit` — a token bucket (`TokenBucket`), which delays and never drops;
-* `Overflow` / `BufferPolicy` — what a full buffer does with one more item (`offer`);
+* `Overflow` — what a full buffer does with one more item (`offer`);
 * `Watermarks` — how much may be in flight before sources pause;
 * `PriorityFifo` — most urgent first, first in first out among equals;
 * `ProcessingTime` / `EventTime` — which clock an agent's flow runs on.
@@ -15,7 +15,7 @@ This package imports only the contracts (events, errors), never operators or run
 """
 
 from reagents.policies.backoff import Backoff
-from reagents.policies.overflow import BufferPolicy, DropReason, Overflow, offer
+from reagents.policies.overflow import DropReason, Overflow, offer
 from reagents.policies.priority import HasPriority, PriorityFifo, priority_of
 from reagents.policies.rate import RateLimit, TokenBucket
 from reagents.policies.time import EventTime, FlowTime, ProcessingTime
@@ -23,7 +23,6 @@ from reagents.policies.watermarks import Watermarks
 
 __all__ = [
     "Backoff",
-    "BufferPolicy",
     "DropReason",
     "EventTime",
     "FlowTime",

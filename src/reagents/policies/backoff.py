@@ -1,7 +1,7 @@
 """`Backoff`: how many times to retry, and how long to wait before each retry.
 
-The one backoff schedule of reagents: the ``retry_with_backoff`` operator, the agent
-runner, sagas and workflows all ask `Backoff.delay`.
+The one backoff schedule of reagents: the agent runner (retries of an event or of a
+flow's output), sagas and workflows all ask `Backoff.delay`.
 """
 
 from __future__ import annotations

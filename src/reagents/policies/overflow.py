@@ -1,7 +1,7 @@
 """`Overflow`: what a full buffer does with one more item, applied in one place (`offer`).
 
-``bounded_buffer`` (the Rx operator) and ``MemorySource`` (a push source the pipeline
-cannot pause) both call `offer`, so a policy means the same thing everywhere:
+A push source the pipeline cannot pause (``MemorySource``, a pipeline's inbox) has a
+bounded buffer; `offer` applies its policy to one more event:
 
 * ``block`` — the item is kept beyond capacity and the caller applies pressure
   (waits, pauses its producer);
@@ -16,11 +16,9 @@ from __future__ import annotations
 
 from collections import deque
 from enum import StrEnum
-from typing import Self, TypeVar
+from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-__all__ = ["BufferPolicy", "DropReason", "Overflow", "offer"]
+__all__ = ["DropReason", "Overflow", "offer"]
 
 T = TypeVar("T")
 
@@ -41,31 +39,6 @@ class DropReason(StrEnum):
     DROP_NEWEST = "drop_newest"  # rejected on arrival at a full buffer (Overflow.DROP_NEWEST)
     OVERFLOW = "overflow"  # the arrival that overflowed under Overflow.ERROR
     DISCARDED = "discarded"  # still buffered when the stream failed or was disposed
-
-
-class BufferPolicy(BaseModel):
-    """Validated bounds of a buffer: its capacity, overflow policy and low-water mark."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    capacity: int = Field(ge=1, description="Items held before the overflow policy applies.")
-    overflow: Overflow = Field(description="What happens to one item more.")
-    low_water: int | None = Field(
-        default=None,
-        ge=1,
-        description="Pressure ends below this size (default max(1, capacity // 2)).",
-    )
-
-    @model_validator(mode="after")
-    def _low_water_within_capacity(self) -> Self:
-        if self.low_water is not None and self.low_water > self.capacity:
-            raise ValueError(f"low_water ({self.low_water}) must be <= capacity ({self.capacity})")
-        return self
-
-    @property
-    def resume_below(self) -> int:
-        """Pressure is released once the buffer holds fewer items than this."""
-        return self.low_water if self.low_water is not None else max(1, self.capacity // 2)
 
 
 def offer(

@@ -1,8 +1,7 @@
 """`PriorityFifo`: most urgent first, first in first out among equals.
 
-The one priority order of reagents: ``priority_buffer`` releases items in it and each
-agent's runner serves its waiting events in it. Smaller keys are more urgent (event
-priority 1 beats 9).
+The one priority order of reagents: each agent's runner serves its waiting events
+(and flow outputs) in it. Smaller keys are more urgent (event priority 1 beats 9).
 """
 
 from __future__ import annotations
