@@ -1,22 +1,18 @@
-"""Test doubles and helpers for users' own pipelines and operators.
+"""Event marbles: observables in virtual time from diagrams whose letters name events.
 
-* `run_events` feeds events through a pipeline and returns everything that happened
-  (every event on the bus and every dead letter), with no files written.
-* `cold_events` / `hot_events` turn a marble diagram whose letters name events into
-  an observable in virtual time; `marbles_of` renders recorded output back to a
-  diagram, so operator tests read like the diagrams in the docstrings::
+`cold_events` / `hot_events` turn a marble diagram into an observable on a
+`TestScheduler`; `marbles_of` renders recorded output back to a diagram, so operator
+tests read like the diagrams in the docstrings::
 
-      scheduler = TestScheduler()
-      source = cold_events(scheduler, "a-b-c|", {"a": quote, "b": alert, "c": quote})
-      result = scheduler.start(lambda: source.pipe(where_type("quote")))
-      assert marbles_of(result.messages, {"a": quote, "c": quote}) == "a---c|"
+    scheduler = TestScheduler()
+    source = cold_events(scheduler, "a-b-c|", {"a": quote, "b": alert, "c": quote})
+    result = scheduler.start(lambda: source.pipe(where_type("quote")))
+    assert marbles_of(result.messages, {"a": quote, "c": quote}) == "a---c|"
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reactivex.notification import OnCompleted, OnError, OnNext
@@ -27,69 +23,14 @@ from reactivex.testing.hotobservable import HotObservable
 from reactivex.testing.marbles import messages_to_records
 from reactivex.testing.recorded import Recorded
 
-from reagents.dead_letter import DeadLetter
 from reagents.events import AgentEvent
-from reagents.pipelines.pipeline import Pipeline
-from reagents.sinks.memory import MemoryDeadLetters
 
-__all__ = [
-    "PipelineRun",
-    "cold_events",
-    "hot_events",
-    "marbles_of",
-    "memory_pipeline",
-    "run_events",
-]
+__all__ = ["cold_events", "hot_events", "marbles_of"]
 
 # Marble time: one character is one virtual second, starting at the scheduler's
 # subscription time (200 s for `TestScheduler.start`).
 _TICK = 1.0
 _SUBSCRIBED = 200.0
-
-
-def memory_pipeline(name: str = "test") -> Pipeline:
-    """A pipeline whose dead letters stay in memory (nothing is written to disk)."""
-    return Pipeline(name, dead_letters=MemoryDeadLetters())
-
-
-@dataclass
-class PipelineRun:
-    """What a pipeline did with some events: the bus traffic and the dead letters."""
-
-    events: list[AgentEvent] = field(default_factory=list)
-    dead_letters: list[DeadLetter] = field(default_factory=list)
-
-    def of_type(self, event_type: str) -> list[AgentEvent]:
-        """The bus events of exactly ``event_type``, in order."""
-        return [event for event in self.events if event.event_type == event_type]
-
-    def types(self) -> list[str]:
-        """The type of every bus event, in order."""
-        return [event.event_type for event in self.events]
-
-
-async def run_events(
-    pipeline: Pipeline, events: Iterable[AgentEvent], *, timeout: float = 30.0
-) -> PipelineRun:
-    """Publish ``events``, run ``pipeline`` until everything drained, report what happened.
-
-    Dead letters are collected when the pipeline's dead-letter sink is a
-    `MemoryDeadLetters` (as with `memory_pipeline`). Raises `TimeoutError` if the
-    pipeline has not finished after ``timeout`` seconds.
-    """
-    run = PipelineRun()
-    subscription = pipeline.events.subscribe(run.events.append)
-    letters = pipeline.dead_letter_sink
-    already = len(letters.letters) if isinstance(letters, MemoryDeadLetters) else 0
-    try:
-        for event in events:
-            pipeline.publish(event)
-        await asyncio.wait_for(pipeline.run(), timeout)
-    finally:
-        subscription.dispose()
-    if isinstance(letters, MemoryDeadLetters):
-        run.dead_letters = letters.letters[already:]
-    return run
 
 
 def _messages(diagram: str, events: Mapping[str, AgentEvent], shift: float) -> list[Recorded[Any]]:
