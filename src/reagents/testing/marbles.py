@@ -1,4 +1,14 @@
-"""Event marbles: diagrams whose letters name events, in virtual time (1 char = 1 s)."""
+"""Event marbles: observables in virtual time from diagrams whose letters name events.
+
+`cold_events` / `hot_events` turn a marble diagram into an observable on a
+`TestScheduler`; `marbles_of` renders recorded output back to a diagram, so operator
+tests read like the diagrams in the docstrings::
+
+    scheduler = TestScheduler()
+    source = cold_events(scheduler, "a-b-c|", {"a": quote, "b": alert, "c": quote})
+    result = scheduler.start(lambda: source.pipe(where_type("quote")))
+    assert marbles_of(result.messages, {"a": quote, "c": quote}) == "a---c|"
+"""
 
 from __future__ import annotations
 

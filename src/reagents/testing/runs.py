@@ -1,4 +1,4 @@
-"""Run a whole pipeline on some events and get back everything that happened."""
+"""Run a pipeline on some events in memory and report everything that happened."""
 
 from __future__ import annotations
 
