@@ -1,11 +1,19 @@
-"""Throughput and latency of reagents next to the raw ceiling measured in the same run.
+"""Throughput of reagents next to the raw ceiling measured in the same run.
 
-    python benchmarks/run.py [--events N] [--repeat K]
+    python benchmarks/run.py [--events N] [--rounds K]
 
-Every figure is reported with its ratio to a hand-written equivalent timed in the same
-process, so the numbers mean something on any machine. Times are CPU seconds of this
-process (``time.process_time``), so other load on the machine skews them less; the best
-of ``--repeat`` runs counts. Nothing here is asserted.
+Every figure is a ratio to a hand-written equivalent timed in the same process, in
+interleaved rounds (ceiling, then each variant, then the ceiling again...), so the
+numbers mean something on a noisy machine: each row shows the minimum, median and
+maximum over the rounds of events/s and of the ratio to that round's ceiling. Times
+are CPU seconds of this process (``time.process_time``). Nothing here is asserted.
+
+Pipelines (JSONL file → decode → 3-condition filter → async agent → output event):
+
+* no flow: the agent handles each matching event;
+* ``where → map``: the same, through a flow with one element-wise step;
+* ``where → batch(1 s)``: the agent gets lists (handler calls counted);
+* ``by_key + batch``: one batch per symbol.
 """
 
 from __future__ import annotations
@@ -16,136 +24,201 @@ import gc
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from reactivex import operators as ops
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 from workload import EXPRESSION, make_events, plain_predicate
 
-from reagents.events import AgentEvent, decode_event, encode_event
-from reagents.operators.expression import where
-from reagents.pipelines.pipeline import Pipeline
-from reagents.sinks.agent import Agent
-from reagents.sinks.memory import MemoryDeadLetters
-from reagents.sources.file import FileSource
+from reagents import (
+    Agent,
+    AgentEvent,
+    FileSource,
+    MemoryDeadLetters,
+    Pipeline,
+    batch,
+    by_key,
+    decode_event,
+    each,
+    encode_event,
+    where,
+)
+
+Bench = Callable[[Path], Coroutine[Any, Any, tuple[int, int]]]
 
 
-def best_rate(count: int, run: Callable[[], object], repeat: int) -> float:
-    """Events per second of the fastest of ``repeat`` runs (GC off while timing)."""
-    times = []
-    for _ in range(repeat):
-        gc.collect()
-        gc.disable()
-        started = time.process_time()
-        run()
-        times.append(time.process_time() - started)
-        gc.enable()
-    return count / min(times)
+@dataclass
+class Row:
+    """One variant's rates over the rounds and its ratios to each round's ceiling."""
+
+    label: str
+    rates: list[float] = field(default_factory=list)
+    ratios: list[float] = field(default_factory=list)
+    calls: int = 0
+    cpu_us: list[float] = field(default_factory=list)
 
 
-def bench_filters(events: list[AgentEvent], repeat: int) -> list[tuple[str, float, float]]:
+def spread(values: list[float], fmt: str) -> str:
+    """``min / median / max`` of ``values``."""
+    low, mid, high = min(values), statistics.median(values), max(values)
+    return f"{low:{fmt}}/{mid:{fmt}}/{high:{fmt}}"
+
+
+def cpu_seconds(run: Callable[[], object]) -> float:
+    gc.collect()
+    started = time.process_time()
+    run()
+    return time.process_time() - started
+
+
+def bench_filters(events: list[AgentEvent], rounds: int) -> list[Row]:
     compiled = where(EXPRESSION).predicate
-    ceiling = best_rate(len(events), lambda: [e for e in events if plain_predicate(e)], repeat)
-    ours = best_rate(len(events), lambda: [e for e in events if compiled(e)], repeat)
     assert [compiled(e) for e in events] == [plain_predicate(e) for e in events]
-    return [
-        ("plain Python predicate (ceiling)", ceiling, 1.0),
-        (f"where({EXPRESSION!r})", ours, ours / ceiling),
-    ]
+    ceiling, ours = Row("predicate (ceiling)"), Row("where(...) filter")
+    for _ in range(rounds):
+        base = len(events) / cpu_seconds(lambda: [e for e in events if plain_predicate(e)])
+        rate = len(events) / cpu_seconds(lambda: [e for e in events if compiled(e)])
+        ceiling.rates.append(base)
+        ceiling.ratios.append(1.0)
+        ours.rates.append(rate)
+        ours.ratios.append(rate / base)
+    return [ceiling, ours]
 
 
-async def hand_written_loop(path: Path) -> tuple[int, list[float]]:
+async def signal(event: AgentEvent) -> AgentEvent:
+    return event.derive("trade_signal", {"symbol": event.payload["symbol"]})
+
+
+async def digest(events: list[AgentEvent]) -> AgentEvent:
+    return events[-1].derive("trade_digest", {"count": len(events)})
+
+
+def symbol(event: AgentEvent) -> Any:
+    return event.payload["symbol"]
+
+
+def same(event: AgentEvent) -> AgentEvent:
+    return event
+
+
+async def hand_written_loop(path: Path) -> tuple[int, int]:
     """Read, decode, filter, await the handler, make the output event: no library."""
-    outputs: list[AgentEvent] = []
-    latencies: list[float] = []
-
-    async def handler(event: AgentEvent) -> AgentEvent:
-        return event.derive("trade_signal", {"symbol": event.payload["symbol"]})
-
+    calls = 0
     with path.open("rb") as file:
         for line in file:
-            started = time.perf_counter()
             event = decode_event(line)
             if plain_predicate(event):
-                outputs.append(await handler(event))
-                latencies.append(time.perf_counter() - started)
-    return len(outputs), latencies
+                await signal(event)
+                calls += 1
+    return calls, calls
 
 
-async def reagents_pipeline(path: Path) -> tuple[int, list[float]]:
-    """The same work as a Pipeline: FileSource → where(...) → async agent → bus."""
+async def run_pipeline(path: Path, agent: Agent[Any]) -> tuple[int, int]:
     pipeline = Pipeline("bench", dead_letters=MemoryDeadLetters())
     pipeline.add_source(FileSource(path, checkpoint_path=path.with_suffix(".ckpt")))
-
-    async def handler(event: AgentEvent) -> AgentEvent:
-        return event.derive("trade_signal", {"symbol": event.payload["symbol"]})
-
-    pipeline.add_agent(Agent(handler, id="trader", subscription=EXPRESSION, max_concurrent=4))
+    pipeline.add_agent(agent)
     await pipeline.run()
-    stats = pipeline.stats()["trader"]
-    return stats.emitted, [stats.latency_p50_ms / 1000, stats.latency_p99_ms / 1000]
+    stats = pipeline.stats()[agent.id]
+    return stats.received, stats.processed
 
 
-def bench_pipeline(count: int, repeat: int) -> list[tuple[str, float, float]]:
+def variants() -> dict[str, Bench]:
+    def make(agent: Callable[[], Agent[Any]]) -> Bench:
+        return lambda path: run_pipeline(path, agent())
+
+    return {
+        "no flow": make(lambda: Agent(signal, id="a", subscription=EXPRESSION, max_concurrent=4)),
+        "where→map": make(
+            lambda: Agent(
+                signal,
+                id="a",
+                subscription=EXPRESSION,
+                max_concurrent=4,
+                flow=[each(ops.map(same))],
+            )
+        ),
+        "where→batch(1s)": make(
+            lambda: Agent(digest, id="a", subscription=EXPRESSION, flow=[batch(1_000, within=1.0)])
+        ),
+        "by_key+batch": make(
+            lambda: Agent(
+                digest,
+                id="a",
+                subscription=EXPRESSION,
+                flow=[by_key(symbol, batch(500, within=1.0), max_keys=10)],
+            )
+        ),
+    }
+
+
+def bench_pipelines(count: int, rounds: int, progress: Progress) -> list[Row]:
+    benches: dict[str, Bench] = {"hand loop (ceiling)": hand_written_loop, **variants()}
+    rows = {label: Row(label) for label in benches}
+    task = progress.add_task("pipelines", total=rounds * len(benches))
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "events.jsonl"
         events = make_events(count)
         path.write_bytes(b"".join(encode_event(e) + b"\n" for e in events))
         expected = sum(1 for e in events if plain_predicate(e))
         del events  # a heap full of events would make every GC pass of both sides slower
-        results: dict[str, tuple[float, float, float]] = {}
-        for label, bench in [
-            ("hand-written asyncio loop (ceiling)", hand_written_loop),
-            ("reagents Pipeline", reagents_pipeline),
-        ]:
-            best = float("inf")
-            p50 = p99 = 0.0
-            for _ in range(repeat):
+        for _ in range(rounds):
+            base = 0.0
+            for label, bench in benches.items():
                 path.with_suffix(".ckpt").unlink(missing_ok=True)
                 gc.collect()
                 started = time.process_time()
-                emitted, latencies = asyncio.run(bench(path))
+                received, calls = asyncio.run(bench(path))
                 elapsed = time.process_time() - started
-                if elapsed < best:
-                    best = elapsed
-                    if len(latencies) > 2:
-                        cuts = statistics.quantiles(latencies, n=100)
-                        p50, p99 = cuts[49], cuts[98]
-                    else:
-                        p50, p99 = latencies[0], latencies[-1]
-                assert emitted == expected, (label, emitted, expected)
-            results[label] = (count / best, p50 * 1000, p99 * 1000)
-        ceiling = results["hand-written asyncio loop (ceiling)"][0]
-        return [
-            (f"{label}  [p50 {p50:.3f} ms, p99 {p99:.3f} ms]", rate, rate / ceiling)
-            for label, (rate, p50, p99) in results.items()
-        ]
+                assert received == expected, (label, received, expected)
+                rate = count / elapsed
+                base = base or rate
+                row = rows[label]
+                row.rates.append(rate)
+                row.ratios.append(rate / base)
+                row.calls = calls
+                row.cpu_us.append(elapsed / expected * 1e6)
+                progress.advance(task)
+    return list(rows.values())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    console = Console()
-    table = Table(title=f"reagents benchmarks ({args.events:,} events, best of {args.repeat})")
-    table.add_column("what")
-    table.add_column("events/s", justify="right")
-    table.add_column("vs ceiling", justify="right")
+    console = Console(width=80)
     with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("building events", total=3)
-        events = make_events(args.events)
-        progress.update(task, advance=1, description="filters")
-        rows = bench_filters(events, args.repeat)
-        del events
-        progress.update(task, advance=1, description="pipeline: decode → filter → agent")
-        rows += bench_pipeline(args.events, args.repeat)
-        progress.update(task, advance=1)
-    for label, rate, ratio in rows:
-        table.add_row(label, f"{rate:,.0f}", f"{ratio:.2f}")
+        filters = bench_filters(make_events(args.events), args.rounds)
+        pipelines = bench_pipelines(args.events, args.rounds, progress)
+    title = f"{args.events:,} events, {args.rounds} interleaved rounds: min/median/max"
+    table = Table(title=title)
+    for column in ("what", "k events/s", "x ceiling"):
+        table.add_column(column, justify="left" if column == "what" else "right")
+    for row in filters:
+        table.add_row(
+            row.label, spread([r / 1e3 for r in row.rates], ",.0f"), spread(row.ratios, ".2f")
+        )
     console.print(table)
+    table = Table(title="pipelines: file → decode → where → agent")
+    for column in ("what", "k events/s", "x ceiling", "calls", "µs/match"):
+        table.add_column(column, justify="left" if column == "what" else "right")
+    for row in pipelines:
+        table.add_row(
+            row.label,
+            spread([r / 1e3 for r in row.rates], ".0f"),
+            spread(row.ratios, ".2f"),
+            f"{row.calls:,}",
+            f"{statistics.median(row.cpu_us):.1f}",
+        )
+    console.print(table)
+    plain = statistics.median(pipelines[1].cpu_us)
+    mapped = statistics.median(pipelines[2].cpu_us)
+    console.print(f"a flow stage (where → map) adds {mapped - plain:+.1f} µs per matching event")
 
 
 if __name__ == "__main__":

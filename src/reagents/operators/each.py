@@ -22,10 +22,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from reactivex import Observable, abc
-from reactivex.disposable import CompositeDisposable, SerialDisposable
+from reactivex.disposable import CompositeDisposable, Disposable, SerialDisposable
 from reactivex.internal.exceptions import WouldBlockException
 from reactivex.scheduler import ImmediateScheduler
-from reactivex.subject import Subject
 
 from reagents.delivery import Held
 from reagents.operators._flow import FlowOperator, derived, flow_input
@@ -56,10 +55,11 @@ def each(operator: Callable[[Observable[T]], Observable[U]]) -> FlowOperator[T, 
             observer: abc.ObserverBase[Held[U]],
             scheduler_: abc.SchedulerBase | None = None,
         ) -> abc.DisposableBase:
-            inlet: list[Subject[T]] = []
+            inlet: list[abc.ObserverBase[T]] = []
             outputs: list[U] = []
-            handling: list[Held[T]] = []
-            state: dict[str, Any] = {"error": None, "ended": False}
+            handling = False
+            error: Exception | None = None
+            ended = False
             inner = SerialDisposable()
 
             def emitted(value: U) -> None:
@@ -68,51 +68,59 @@ def each(operator: Callable[[Observable[T]], Observable[U]]) -> FlowOperator[T, 
                     return
                 outputs.append(value)
 
-            def failed(error: Exception) -> None:
-                state["error"] = error
+            def failed(exception: Exception) -> None:
+                nonlocal error
+                error = exception
 
-            def ended() -> None:
-                state["ended"] = True
+            def finished() -> None:
+                nonlocal ended
+                ended = True
+
+            def attach(
+                into: abc.ObserverBase[T], _: abc.SchedulerBase | None = None
+            ) -> abc.DisposableBase:
+                inlet[:] = [into]
+                return Disposable()
 
             def connect() -> None:
-                subject: Subject[T] = Subject()
-                inlet[:] = [subject]
-                state["error"], state["ended"] = None, False
+                nonlocal error, ended
+                error, ended = None, False
                 # Immediate: what the operator makes of one value comes out at once.
-                inner.disposable = operator(subject).subscribe(
-                    emitted, failed, ended, scheduler=ImmediateScheduler.singleton()
+                inner.disposable = operator(Observable(attach)).subscribe(
+                    emitted, failed, finished, scheduler=ImmediateScheduler.singleton()
                 )
 
             def on_next(held: Held[T]) -> None:
-                if state["ended"]:
+                nonlocal handling, error
+                if ended:
                     held.release()  # the operator takes no more (take, take_while)
                     return
-                handling.append(held)
+                handling = True
                 try:
                     inlet[0].on_next(held.value)
-                except Exception as error:  # raised through the operator, not to on_error
-                    state["error"] = error
+                except Exception as raised:  # raised through the operator, not to on_error
+                    error = raised
                 finally:
-                    handling.clear()
-                if isinstance(state["error"], WouldBlockException):
-                    observer.on_error(NotElementWiseError(_LATER))
-                    return
-                if state["error"] is not None:
-                    held.fail(state["error"])
+                    handling = False
+                if error is not None:
+                    if isinstance(error, WouldBlockException):
+                        observer.on_error(NotElementWiseError(_LATER))
+                        return
+                    held.fail(error)
                     outputs.clear()
                     connect()
                     return
-                forward(held)
-
-            def forward(held: Held[T]) -> None:
                 if not outputs:
                     held.release()
-                    return
-                copies = [held, *(held.share() for _ in outputs[1:])]
-                values = list(outputs)
-                outputs.clear()
-                for copy, value in zip(copies, values, strict=True):
-                    observer.on_next(copy.with_value(value))
+                elif len(outputs) == 1:
+                    value = outputs.pop()
+                    observer.on_next(held.with_value(value))
+                else:
+                    copies = [held, *(held.share() for _ in outputs[1:])]
+                    values = list(outputs)
+                    outputs.clear()
+                    for copy, value in zip(copies, values, strict=True):
+                        observer.on_next(copy.with_value(value))
 
             connect()
             subscription = flow.subscribe(

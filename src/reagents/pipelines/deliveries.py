@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any, Protocol
 
 from reagents.dead_letter import DeadLetter, FailureStage
@@ -29,6 +30,7 @@ __all__ = [
     "WorkItem",
     "agent_error",
     "check_outputs",
+    "complete",
     "release_all",
 ]
 
@@ -122,14 +124,21 @@ class FlowItem:
     )
 
     def __init__(self, held: Held[Any]) -> None:
-        members = [r for r in held.receipts if isinstance(r, Delivery)]
-        if not members:
-            raise RuntimeError("a flow emitted a value made from no delivery")
+        receipts = held.receipts
         self.value = held.value
-        self.receipts: tuple[Receipt, ...] = held.receipts
-        self.event = members[-1].event
-        self.priority = min(m.event.priority for m in members)
-        self.depth = max(m.depth for m in members)
+        self.receipts: tuple[Receipt, ...] = receipts
+        only = receipts[0] if len(receipts) == 1 else None
+        if type(only) is Delivery:  # the common case: one event in, one value out
+            self.event = only.event
+            self.priority = only.event.priority
+            self.depth = only.depth
+        else:
+            members = [r for r in receipts if isinstance(r, Delivery)]
+            if not members:
+                raise RuntimeError("a flow emitted a value made from no delivery")
+            self.event = members[-1].event
+            self.priority = min(m.event.priority for m in members)
+            self.depth = max(m.depth for m in members)
         self.enqueued_at = 0.0
         self.attempts = 0
         self.first_failure_at: datetime | None = None
@@ -146,6 +155,25 @@ def release_all(receipts: Sequence[Receipt]) -> None:
     """Release every receipt (a flow output was handled or dead-lettered)."""
     for receipt in receipts:
         receipt.release()
+
+
+def complete(item: WorkItem, outputs: list[AgentEvent], host: RunnerHost) -> None:
+    """Route what handling ``item`` produced, then settle it (reactions hold it open)."""
+    if isinstance(item, Delivery):
+        if outputs:
+            host.emit(outputs, item.ack, item.depth)
+        host.finished(item)
+        return
+    receipts = item.receipts
+    if not outputs:
+        release_all(receipts)
+    elif len(receipts) == 1 and isinstance(receipts[0], Delivery):
+        host.emit(outputs, receipts[0].ack, item.depth)  # they hold its record...
+        receipts[0].release()  # ...so it may be released now
+    else:
+        group = Ack(partial(release_all, receipts))
+        host.emit(outputs, group, item.depth)
+        group.release()
 
 
 class RunnerHost(Protocol):

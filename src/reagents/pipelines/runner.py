@@ -17,13 +17,12 @@ import logging
 import random
 import time
 from collections import deque
-from functools import partial
 from typing import Any
 
 from reagents.dead_letter import DeadLetter, FailureStage
-from reagents.delivery import Ack, Held
+from reagents.delivery import Held
 from reagents.errors import PayloadValidationError
-from reagents.events import AgentEvent, utc_now
+from reagents.events import utc_now
 from reagents.pipelines.deliveries import (
     Delivery,
     FlowItem,
@@ -31,7 +30,7 @@ from reagents.pipelines.deliveries import (
     WorkItem,
     agent_error,
     check_outputs,
-    release_all,
+    complete,
 )
 from reagents.pipelines.flows import FlowStage
 from reagents.pipelines.stats import AgentStats, StatsSnapshot
@@ -221,20 +220,7 @@ class AgentRunner:
         stats.processed += 1
         stats.emitted += len(outputs)
         stats.latencies.append(time.perf_counter() - item.enqueued_at)
-        self._complete(item, outputs)
-
-    def _complete(self, item: WorkItem, outputs: list[AgentEvent]) -> None:
-        """Route what handling ``item`` produced, then settle it (reactions hold it open)."""
-        host = self._host
-        if isinstance(item, Delivery):
-            if outputs:
-                host.emit(outputs, item.ack, item.depth)
-            host.finished(item)
-            return
-        group = Ack(partial(release_all, item.receipts))
-        if outputs:
-            host.emit(outputs, group, item.depth)
-        group.release()
+        complete(item, outputs, self._host)
 
     def _failed(self, item: WorkItem, error: Exception) -> None:
         stats = self.stats
@@ -277,7 +263,7 @@ class AgentRunner:
             )
             if self.agent.id in event.target_agents:
                 answers.append(agent_error(event, self.agent.id, error, stage, item.attempts))
-        self._complete(item, answers)
+        complete(item, answers, self._host)
 
     def _schedule_retry(self, item: WorkItem, delay: float) -> None:
         loop = asyncio.get_running_loop()
