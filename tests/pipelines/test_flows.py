@@ -228,3 +228,17 @@ async def test_a_processing_time_window_closes_without_more_input() -> None:
         await asyncio.wait_for(closed.wait(), 5)  # no more input: the timer closed it
         assert pipeline.in_flight == 0
     assert windows == [2]
+
+
+async def test_the_end_of_input_flush_waits_for_what_is_still_in_the_inbox() -> None:
+    pipeline = Pipeline("inbox", dead_letters=MemoryDeadLetters())
+    sizes: list[int] = []
+
+    @pipeline.agent(subscription="type = tick", flow=[batch(100)])
+    def counter(ticks: list[AgentEvent]) -> None:
+        sizes.append(len(ticks))
+
+    for n in range(250):  # several inbox batches: none may be flushed half full
+        pipeline.publish(tick(n))
+    await pipeline.run()
+    assert sizes == [100, 100, 50]

@@ -169,7 +169,7 @@ class Lifecycle:
             await self.wait_idle()
             return
         while not self._idle():
-            if not flow.idle and all(r.idle for r in runners):
+            if not flow.idle and len(self.inbox) == 0 and all(r.idle for r in runners):
                 for stage in stages:
                     stage.flush()
                 if flow.idle:
