@@ -1,29 +1,52 @@
 # One virtualenv per checkout; every target installs what it needs into it.
-PYTHON ?= python3
-VENV   ?= .venv
-BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+# `make test` also runs pytest in a second one on Python 3.13 (when there is one).
+PYTHON    ?= python3
+PYTHON313 ?= python3.13
+VENV      ?= .venv
+VENV313   ?= .venv-3.13
+BIN       := $(VENV)/bin
+STAMP     := $(VENV)/.installed
+EXTRAS    := .[dev,kafka,notebooks]
 
-.PHONY: demo test lint bench bench-kafka clean
+# True when $(PYTHON313) runs and is Python 3.13 (a pyenv shim may exist and not run).
+HAVE_PY313 = $(PYTHON313) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null
+NO_PY313 = make test: SKIPPED the Python 3.13 run: '$(PYTHON313)' is missing, does not run or is not 3.13 (install Python 3.13, or pass PYTHON313=/path/to/python3.13)
+
+.PHONY: demo test pytest-3.13 lint bench bench-kafka clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e '.[dev,kafka,notebooks]'
+	$(BIN)/pip install --quiet -e '$(EXTRAS)'
 	touch $(STAMP)
+
+$(VENV313)/bin/python:
+	$(PYTHON313) -m venv $(VENV313)
+	$(VENV313)/bin/pip install --quiet --upgrade pip
+
+$(VENV313)/.installed: $(VENV313)/bin/python pyproject.toml
+	$(VENV313)/bin/pip install --quiet -e '$(EXTRAS)'
+	touch $(VENV313)/.installed
 
 ## Run the main demo on the embedded in-process bus (no broker needed).
 demo: $(STAMP)
 	$(BIN)/python examples/trading.py
 
-## Lint, type-check and run every test (unit, marbles, integration, examples, notebooks).
+## Lint and type-check once, then run every test (unit, marbles, integration, examples,
+## notebooks) with $(PYTHON) in .venv, and again with Python 3.13 in .venv-3.13.
 test: $(STAMP)
 	$(BIN)/ruff check src tests examples benchmarks
 	$(BIN)/ruff format --check src tests examples benchmarks
 	$(BIN)/mypy src tests examples benchmarks
 	$(BIN)/pytest
+	@if $(HAVE_PY313); then $(MAKE) --no-print-directory pytest-3.13; \
+	else echo "$(NO_PY313)"; fi
+
+## Every test on Python 3.13 alone (needs $(PYTHON313)).
+pytest-3.13: $(VENV313)/.installed
+	$(VENV313)/bin/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests examples benchmarks
@@ -37,4 +60,4 @@ bench-kafka: $(STAMP)
 	$(BIN)/python benchmarks/kafka_bench.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VENV313) .pytest_cache .mypy_cache .ruff_cache

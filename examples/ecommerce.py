@@ -30,7 +30,7 @@ from rich.table import Table
 from reagents.events import AgentEvent
 from reagents.patterns.idempotency import MemoryIdempotencyStore, idempotent, reject
 from reagents.patterns.saga import Saga, SagaCoordinator, SagaStep
-from reagents.patterns.saga_store import SagaRecord, SqliteSagaStore
+from reagents.patterns.saga_store import SagaRecord
 from reagents.pipelines.pipeline import Pipeline
 from reagents.sinks.agent import Agent
 from reagents.sinks.memory import MemoryDeadLetters, MemorySink
@@ -149,7 +149,8 @@ class Shop:
 
 
 def build_shop(store_path: str = ":memory:") -> Shop:
-    """Wire the three agents and a saga coordinator (state kept in ``store_path``)."""
+    """Wire the three agents and a saga coordinator (state kept in ``store_path``, which
+    the coordinator opens and `run_orders` closes)."""
     pipeline = Pipeline("ecommerce", dead_letters=MemoryDeadLetters())
     inventory, payments = Inventory(dict(STOCK)), Payments(dict(CARD_LIMITS))
     shipping = Shipping(SHIPS_TO)
@@ -164,20 +165,18 @@ def build_shop(store_path: str = ":memory:") -> Shop:
         )
     status_events = MemorySink("type = saga.*", name="saga-status")
     pipeline.add_sink(status_events)
-    coordinator = SagaCoordinator(pipeline, SqliteSagaStore(store_path), [ORDER_SAGA])
+    coordinator = SagaCoordinator(pipeline, store_path, [ORDER_SAGA])
     return Shop(pipeline, coordinator, inventory, payments, shipping, status_events)
 
 
 async def run_orders(shop: Shop, orders: dict[str, dict[str, Any]]) -> dict[str, SagaRecord]:
-    """Run each order's saga, one after the other, on a running pipeline."""
-    async with shop.pipeline.serving():
-        try:
-            return {
-                order_id: await shop.coordinator.run("order", order, saga_id=order_id)
-                for order_id, order in orders.items()
-            }
-        finally:
-            await shop.coordinator.close()
+    """Run each order's saga, one after the other, on a running pipeline; then close the
+    coordinator (and its saga store) before the pipeline stops."""
+    async with shop.pipeline.serving(), shop.coordinator:
+        return {
+            order_id: await shop.coordinator.run("order", order, saga_id=order_id)
+            for order_id, order in orders.items()
+        }
 
 
 def report(shop: Shop, records: dict[str, SagaRecord]) -> Table:

@@ -252,15 +252,12 @@ async def publish_to_kafka(data: Path, config: KafkaConfig) -> str:
     await ensure_topics(
         config, [TopicSpec(name=topic, partitions=1), TopicSpec(name=SIGNALS_TOPIC)]
     )
-    producer = ReliableProducer(config, what="trading example")
-    try:
+    async with ReliableProducer(config, what="trading example") as producer:
         with data.open("rb") as lines:
             for line in lines:
                 if line.strip():
                     event = decode_event(line)
                     await producer.send(topic, line.rstrip(b"\r\n"), event.conversation_id.encode())
-    finally:
-        await producer.stop()
     return topic
 
 

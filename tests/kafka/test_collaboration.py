@@ -31,7 +31,7 @@ import pytest
 from reagents.events import AgentEvent
 from reagents.kafka import KafkaConfig
 from reagents.patterns.saga import SagaCoordinator
-from reagents.patterns.saga_store import Action, Phase, SagaStatus, SqliteSagaStore
+from reagents.patterns.saga_store import Action, Phase, SagaStatus
 from reagents.pipelines.pipeline import Pipeline
 from reagents.pipelines.requests import AgentRequestError, RequestTimeoutError
 from reagents.sinks.kafka import KafkaSink
@@ -133,9 +133,8 @@ async def test_the_ecommerce_saga_runs_against_a_shop_in_another_process(
 ) -> None:
     status_events = MemorySink("type = saga.*", name="saga-status")
     pipeline = await requester(kafka_config, topic_name, status_events)
-    coordinator = SagaCoordinator(
-        pipeline, SqliteSagaStore(tmp_path / "sagas.db"), [ecommerce.ORDER_SAGA]
-    )
+    # opened from a path, the saga store is the coordinator's to close
+    coordinator = SagaCoordinator(pipeline, tmp_path / "sagas.db", [ecommerce.ORDER_SAGA])
     orders: dict[str, dict[str, Any]] = ecommerce.ORDERS
     service = Service("shop", kafka_config, topic_name, tmp_path)
     try:

@@ -40,13 +40,14 @@ class Harness:
             # broadcast events never match keeps status events away from them.
             agent = Agent(handler, id=name, retry=NO_RETRY, subscription="type IN ('do', 'undo')")
             self.pipeline.add_agent(agent)
-        self.store = SqliteSagaStore(":memory:")
         self.saga = Saga(
             "order",
             tuple(SagaStep(n, n, "do", "undo", timeout=timeout) for n in "abc"),
             compensation_retry=compensation_retry,
         )
-        self.coordinator = SagaCoordinator(self.pipeline, self.store, [self.saga])
+        # opened from a path, the store is the coordinator's: `serve` closes both
+        self.coordinator = SagaCoordinator(self.pipeline, ":memory:", [self.saga])
+        self.store = self.coordinator.store
 
     def _handler(self, name: str) -> Callable[[AgentEvent], Any]:
         async def handle(event: AgentEvent) -> Any:

@@ -23,6 +23,7 @@ import signal
 import sqlite3
 import sys
 import traceback
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -165,17 +166,18 @@ def shop_agents(db: sqlite3.Connection, crashes: Crashes) -> list[Agent]:
 async def serve(directory: Path) -> None:
     crashes = Crashes(directory / "killed.txt")
     pipeline = Pipeline("crash", dead_letters=MemoryDeadLetters())
-    for agent in shop_agents(open_ledger(directory / "agents.db"), crashes):
-        pipeline.add_agent(agent)
-    coordinator = SagaCoordinator(pipeline, CrashingStore(directory / "sagas.db", crashes), [SAGA])
-    running = asyncio.create_task(pipeline.run(forever=True))
-    await asyncio.sleep(0)
-    await coordinator.resume()
-    for saga_id, order in ORDERS.items():
-        await coordinator.run("order", order, saga_id=saga_id)
-    await coordinator.close()
-    pipeline.request_stop()
-    await running
+    with closing(open_ledger(directory / "agents.db")) as ledger:
+        for agent in shop_agents(ledger, crashes):
+            pipeline.add_agent(agent)
+        with CrashingStore(directory / "sagas.db", crashes) as store:
+            async with SagaCoordinator(pipeline, store, [SAGA]) as coordinator:
+                running = asyncio.create_task(pipeline.run(forever=True))
+                await asyncio.sleep(0)
+                await coordinator.resume()
+                for saga_id, order in ORDERS.items():
+                    await coordinator.run("order", order, saga_id=saga_id)
+            pipeline.request_stop()
+            await running
 
 
 def worker(directory: Path) -> None:
@@ -213,8 +215,8 @@ def test_a_coordinator_killed_at_every_boundary_finishes_every_saga_once(tmp_pat
                 assert f"{saga_id}:{step}:{phase}:{boundary}" in killed
     assert {"ok:created", "ok:status:completed", "bad:status:compensating"} <= set(killed)
 
-    store = SqliteSagaStore(tmp_path / "sagas.db")
-    ok, bad = store.get("ok"), store.get("bad")
+    with SqliteSagaStore(tmp_path / "sagas.db") as store:
+        ok, bad = store.get("ok"), store.get("bad")
     assert ok is not None
     assert bad is not None
     assert ok.status is SagaStatus.COMPLETED
@@ -223,19 +225,19 @@ def test_a_coordinator_killed_at_every_boundary_finishes_every_saga_once(tmp_pat
     # killed after "sent", then after the agent applied it: sent three times, applied once
     assert ok.count("reserve", Phase.COMMAND, Action.SENT) == 3
 
-    ledger = open_ledger(tmp_path / "agents.db")
-    applied = ledger.execute(
-        "SELECT key, count(*) FROM applied GROUP BY key ORDER BY key"
-    ).fetchall()
-    assert applied == [
-        ("bad:charge", 1),
-        ("bad:charge:compensate", 1),
-        ("bad:reserve", 1),
-        ("bad:reserve:compensate", 1),
-        ("ok:charge", 1),
-        ("ok:reserve", 1),
-        ("ok:ship", 1),
-    ]
-    assert ledger.execute("SELECT qty FROM stock").fetchone() == (9,)
-    assert ledger.execute("SELECT total FROM spent").fetchone() == (30,)
-    assert ledger.execute("SELECT saga FROM shipments").fetchall() == [("ok",)]
+    with closing(open_ledger(tmp_path / "agents.db")) as ledger:
+        applied = ledger.execute(
+            "SELECT key, count(*) FROM applied GROUP BY key ORDER BY key"
+        ).fetchall()
+        assert applied == [
+            ("bad:charge", 1),
+            ("bad:charge:compensate", 1),
+            ("bad:reserve", 1),
+            ("bad:reserve:compensate", 1),
+            ("ok:charge", 1),
+            ("ok:reserve", 1),
+            ("ok:ship", 1),
+        ]
+        assert ledger.execute("SELECT qty FROM stock").fetchone() == (9,)
+        assert ledger.execute("SELECT total FROM spent").fetchone() == (30,)
+        assert ledger.execute("SELECT saga FROM shipments").fetchall() == [("ok",)]

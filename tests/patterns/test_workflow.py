@@ -11,7 +11,7 @@ import pytest
 from reagents import Agent, AgentEvent, Backoff, MemoryDeadLetters, MemorySink, Pipeline
 from reagents.errors import ConfigurationError
 from reagents.patterns.idempotency import MemoryIdempotencyStore, idempotent, reject
-from reagents.patterns.saga_store import Action, Phase, SagaStatus, SqliteSagaStore
+from reagents.patterns.saga_store import Action, Phase, SagaStatus
 from reagents.patterns.workflow import Workflow, WorkflowCoordinator, WorkflowStep
 
 T = TypeVar("T")
@@ -48,8 +48,9 @@ class Harness:
                 Agent(handler, id=agent_id, subscription=subscription, max_concurrent=2,
                       retry=Backoff(max_retries=0))
             )  # fmt: skip
-        self.store = SqliteSagaStore(":memory:")
-        self.coordinator = WorkflowCoordinator(self.pipeline, self.store, [REPORT])
+        # opened from a path, the store is the coordinator's: `serve` closes both
+        self.coordinator = WorkflowCoordinator(self.pipeline, ":memory:", [REPORT])
+        self.store = self.coordinator.store
 
     def _handler(self, agent_id: str) -> Callable[[AgentEvent], Awaitable[Any]]:
         async def handle(event: AgentEvent) -> Any:

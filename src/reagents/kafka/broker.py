@@ -151,6 +151,10 @@ class EmbeddedBroker:
             process.kill()
             process.wait()
 
+    def close(self) -> None:
+        """The same as `stop` (stopping twice is harmless)."""
+        self.stop()
+
     def __enter__(self) -> EmbeddedBroker:
         return self.start()
 

@@ -3,7 +3,8 @@
 A send is retried ``send_retries`` times (with backoff) when its delivery fails, then
 raises `KafkaSendError`; nothing is dropped silently. Sends may be awaited one by one
 (`send_and_wait`) or pipelined (`send`: at most ``max_pending`` undelivered, each
-checked at the next `flush` or when the window is full).
+checked at the next `flush` or when the window is full). ``async with
+ReliableProducer(config) as producer:`` stops it (flushing first) on the way out.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Sequence
-from typing import Any, Literal
+from types import TracebackType
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -127,13 +129,31 @@ class ReliableProducer:
             await self._settle(self._pending.popleft())
 
     async def stop(self) -> None:
-        """Flush, then disconnect (the producer is stopped even when the flush fails)."""
+        """Flush, then disconnect (the producer is stopped even when the flush fails).
+
+        A stopped producer starts again on the next send; stopping twice is harmless.
+        """
         try:
             await self.flush()
         finally:
             producer, self._producer = self._producer, None
             if producer is not None:
                 await producer.stop()
+
+    async def close(self) -> None:
+        """The same as `stop`."""
+        await self.stop()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
 
     async def _enqueue(self, entry: _Pending) -> Any:
         """The delivery future of ``entry``; a failure to enqueue becomes a failed future."""

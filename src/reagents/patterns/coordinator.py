@@ -3,6 +3,14 @@
 A coordinator drives each run (a saga or a workflow) in its own task, records every
 message before it is sent and every answer before it is acted on (`SagaStore`), and
 talks to agents only through `Pipeline.request`, so agents may live in other processes.
+
+The store is given as a `SagaStore`, which stays the caller's to close, or as a path,
+from which the coordinator opens a `SqliteSagaStore` of its own and closes it in
+`CoordinatorBase.close`. A coordinator is also an async context manager (leaving the
+block calls `close`)::
+
+    async with SagaCoordinator(pipeline, "sagas.db", [saga]) as coordinator:
+        await coordinator.resume()
 """
 
 from __future__ import annotations
@@ -11,16 +19,29 @@ import asyncio
 import logging
 import random
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from pathlib import Path
+from types import TracebackType
+from typing import Any, ClassVar, Self
 
 from reagents.errors import ConfigurationError
 from reagents.events import AgentEvent, new_id
-from reagents.patterns.saga_store import Action, LogEntry, Phase, SagaRecord, SagaStatus, SagaStore
+from reagents.patterns.saga_store import (
+    Action,
+    LogEntry,
+    Phase,
+    SagaRecord,
+    SagaStatus,
+    SagaStore,
+    SqliteSagaStore,
+)
 from reagents.pipelines.pipeline import Pipeline
 from reagents.pipelines.requests import AgentRequestError, RequestTimeoutError
 from reagents.sinks.outputs import RESPONSE_TYPE
 
-__all__ = ["CoordinatorBase", "RunState", "check_id", "is_rejection"]
+__all__ = ["CoordinatorBase", "RunState", "StoreChoice", "check_id", "is_rejection"]
+
+StoreChoice = SagaStore | str | Path
+"""A store (the caller closes it) or a SQLite file path (the coordinator closes it)."""
 
 logger = logging.getLogger(__name__)
 
@@ -73,9 +94,10 @@ class CoordinatorBase(ABC):
 
     kind: ClassVar[str]
 
-    def __init__(self, pipeline: Pipeline, store: SagaStore, id: str, rng: random.Random | None):
+    def __init__(self, pipeline: Pipeline, store: StoreChoice, id: str, rng: random.Random | None):
         self.pipeline = pipeline
-        self.store = store
+        self.owns_store = not isinstance(store, SagaStore)  # opened here: closed by close()
+        self.store = store if isinstance(store, SagaStore) else SqliteSagaStore(store)
         self.id = id
         self._rng = rng or random.Random()
         self._tasks: dict[str, asyncio.Task[SagaRecord]] = {}
@@ -106,11 +128,28 @@ class CoordinatorBase(ABC):
         return resumed
 
     async def close(self) -> None:
-        """Stop driving runs; unfinished ones stay in the store for `resume`."""
+        """Stop driving runs (unfinished ones stay in the store for `resume`) and close
+        the store if this coordinator opened it; a store passed in is left open.
+
+        Closing twice is harmless.
+        """
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self.owns_store:
+            self.store.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
 
     @abstractmethod
     def _check_known(self, name: str) -> None:

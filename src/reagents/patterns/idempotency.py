@@ -18,6 +18,10 @@ remembers the most recent ``max_keys`` keys, for agents whose state is in memory
 A compensation also marks its command's key as compensated (if that command never
 arrived), so a command delayed past its saga's timeout and delivered after its
 compensation is rejected instead of applied.
+
+Stores are context managers (``with SqliteIdempotencyStore("inventory.db") as store:``);
+`close` may be called more than once. A SQLite store closes only a connection it
+opened from a path: a `sqlite3.Connection` passed in stays its owner's to close.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 from reagents.errors import ConfigurationError
 from reagents.events import AgentEvent, AgentResponse
@@ -86,6 +91,20 @@ class IdempotencyStore(ABC):
         """Scope in which a handler's effects and its key are recorded together."""
         yield
 
+    def close(self) -> None:  # noqa: B027  (optional hook)
+        """Release the store's resources (a second call does nothing)."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
 
 class MemoryIdempotencyStore(IdempotencyStore):
     """The most recent ``max_keys`` keys in memory (least recently used go first)."""
@@ -116,22 +135,32 @@ class MemoryIdempotencyStore(IdempotencyStore):
 
 
 class SqliteIdempotencyStore(IdempotencyStore):
-    """Keys in a SQLite table; the handler's writes on `connection` commit with the key."""
+    """Keys in a SQLite table; the handler's writes on `connection` commit with the key.
+
+    ``path`` is a file (the store opens and, on `close`, closes its connection) or an
+    open `sqlite3.Connection` (used as it is and left open by `close`).
+    """
 
     def __init__(self, path: str | Path | sqlite3.Connection, *, table: str = "applied_keys"):
         super().__init__()
         if not table.isidentifier():
             raise ConfigurationError(f"table must be a plain identifier, not {table!r}")
         if isinstance(path, sqlite3.Connection):
-            self.connection = path
+            self.connection, self._owns_connection = path, False
         else:
             self.connection = sqlite3.connect(str(path), isolation_level=None)
-            self.connection.execute("PRAGMA journal_mode=WAL")
-            self.connection.execute("PRAGMA synchronous=FULL")
+            self._owns_connection = True
         self._table = table
-        self.connection.execute(
-            f"CREATE TABLE IF NOT EXISTS {table} (key TEXT PRIMARY KEY, answer TEXT NOT NULL)"
-        )
+        try:
+            if self._owns_connection:
+                self.connection.execute("PRAGMA journal_mode=WAL")
+                self.connection.execute("PRAGMA synchronous=FULL")
+            self.connection.execute(
+                f"CREATE TABLE IF NOT EXISTS {table} (key TEXT PRIMARY KEY, answer TEXT NOT NULL)"
+            )
+        except BaseException:
+            self.close()
+            raise
 
     def get(self, key: str) -> Remembered | None:
         row = self.connection.execute(
@@ -158,8 +187,9 @@ class SqliteIdempotencyStore(IdempotencyStore):
         self.connection.execute("COMMIT")
 
     def close(self) -> None:
-        """Close the connection."""
-        self.connection.close()
+        """Close the connection if this store opened it (a second call does nothing)."""
+        if self._owns_connection:
+            self.connection.close()
 
 
 def idempotent(

@@ -58,9 +58,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reagents.errors import ConfigurationError
-from reagents.patterns.coordinator import CoordinatorBase, RunState, check_id, is_rejection
+from reagents.patterns.coordinator import (
+    CoordinatorBase,
+    RunState,
+    StoreChoice,
+    check_id,
+    is_rejection,
+)
 from reagents.patterns.idempotency import KEY_FIELD, reject
-from reagents.patterns.saga_store import Action, Phase, SagaRecord, SagaStatus, SagaStore
+from reagents.patterns.saga_store import Action, Phase, SagaRecord, SagaStatus
 from reagents.pipelines.pipeline import Pipeline
 from reagents.policies import Backoff
 
@@ -115,7 +121,9 @@ class SagaCoordinator(CoordinatorBase):
     """Runs sagas over a running pipeline and resumes the unfinished ones after a restart.
 
     Call `resume` once the pipeline runs (after a restart), `start` or `run` for new
-    sagas, and `close` before stopping the pipeline.
+    sagas, and `close` before stopping the pipeline (or use ``async with``). ``store``
+    is a `SagaStore` (left open: the caller closes it) or a SQLite file path (opened
+    here and closed by `close`).
     """
 
     kind = "saga"
@@ -123,7 +131,7 @@ class SagaCoordinator(CoordinatorBase):
     def __init__(
         self,
         pipeline: Pipeline,
-        store: SagaStore,
+        store: StoreChoice,
         sagas: Iterable[Saga],
         *,
         id: str = "saga-coordinator",

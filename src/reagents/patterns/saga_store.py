@@ -6,6 +6,9 @@ in WAL mode. Every write is its own committed transaction, made before the coord
 acts on it, so what a coordinator killed at any instant has recorded is exactly what a
 restarted one reads back. A Kafka compacted topic keyed by run id (value: the row and
 its log) can implement the same interface later.
+
+A store is a context manager (``with SqliteSagaStore("sagas.db") as store:``); `close`
+releases it and may be called more than once.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from types import TracebackType
+from typing import Any, Literal, Self
 
 from reagents.errors import ConfigurationError
 from reagents.events import utc_now
@@ -144,7 +148,18 @@ class SagaStore(ABC):
         """Every run of ``kind`` still running or compensating, oldest first."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
-        """Release the store's resources."""
+        """Release the store's resources (a second call does nothing)."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 _SCHEMA = """
@@ -169,6 +184,7 @@ class SqliteSagaStore(SagaStore):
 
     ``synchronous="FULL"`` (the default) fsyncs every commit, so a record survives a
     power loss as well as a killed process; ``"NORMAL"`` survives a killed process only.
+    The store holds a connection until `close` (or the end of a ``with`` block).
     """
 
     def __init__(self, path: str | Path = "sagas.db", *, synchronous: Synchronous = "FULL") -> None:
@@ -178,9 +194,13 @@ class SqliteSagaStore(SagaStore):
             )
         self.path = str(path)
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={synchronous}")
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={synchronous}")
+            self._db.executescript(_SCHEMA)
+        except BaseException:
+            self._db.close()
+            raise
 
     def create(self, run_id: str, kind: str, name: str, data: dict[str, Any]) -> bool:
         now = utc_now().isoformat()
@@ -233,6 +253,8 @@ class SqliteSagaStore(SagaStore):
         return [self._record(row) for row in rows]
 
     def close(self) -> None:
+        """Close the database connection (using the store afterwards raises
+        `sqlite3.ProgrammingError`)."""
         self._db.close()
 
     def _record(self, row: tuple[Any, ...]) -> SagaRecord:

@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reagents.errors import ConfigurationError
-from reagents.patterns.coordinator import CoordinatorBase, RunState, check_id
+from reagents.patterns.coordinator import CoordinatorBase, RunState, StoreChoice, check_id
 from reagents.patterns.idempotency import KEY_FIELD
-from reagents.patterns.saga_store import Action, LogEntry, Phase, SagaRecord, SagaStatus, SagaStore
+from reagents.patterns.saga_store import Action, LogEntry, Phase, SagaRecord, SagaStatus
 from reagents.pipelines.pipeline import Pipeline
 from reagents.policies import Backoff
 
@@ -107,14 +107,18 @@ class Workflow:
 
 
 class WorkflowCoordinator(CoordinatorBase):
-    """Runs workflows over a running pipeline; `resume` continues unfinished ones."""
+    """Runs workflows over a running pipeline; `resume` continues unfinished ones.
+
+    ``store`` is a `SagaStore` (left open: the caller closes it) or a SQLite file path
+    (opened here and closed by `close`, or at the end of ``async with``).
+    """
 
     kind = "workflow"
 
     def __init__(
         self,
         pipeline: Pipeline,
-        store: SagaStore,
+        store: StoreChoice,
         workflows: Iterable[Workflow],
         *,
         id: str = "workflow-coordinator",

@@ -4,11 +4,18 @@ The pipeline feeds each sink from its own queue through one worker, so a sink se
 events one at a time in routing order and never needs locking. A record that went
 to a sink is acknowledged once `Sink.write` returned; durability beyond that is the
 sink's flush policy.
+
+Sinks are async context managers (``async with FileSink(path) as sink:``) and dead-letter
+sinks are context managers both ways (``with`` calls `DeadLetterSink.close`, ``async
+with`` awaits `DeadLetterSink.aclose`). A pipeline closes its sinks when it stops;
+closing twice is harmless.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from types import TracebackType
+from typing import Self
 
 from reagents.dead_letter import DeadLetter
 from reagents.events import AgentEvent
@@ -38,8 +45,19 @@ class Sink(ABC):
         """Push buffered events to their destination."""
 
     async def close(self) -> None:
-        """Flush and release resources; called once when the pipeline stops."""
+        """Flush and release resources (the pipeline calls it when it stops)."""
         await self.flush()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
 
     def describe(self) -> str:
         """A short label for graphs and logs."""
@@ -60,3 +78,25 @@ class DeadLetterSink(ABC):
         """Flush and release resources, waiting for writes still under way (the pipeline
         calls this when it stops; a sink that writes remotely overrides it)."""
         self.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()

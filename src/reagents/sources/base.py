@@ -3,6 +3,10 @@
 Sources are pulled: the pipeline asks for the next batch only while it has room,
 which is how a pausable source is paused (a file stops reading; Kafka pauses its
 partitions). A source checkpoints only what was acked, in source order.
+
+A source is an async context manager: ``async with FileSource(path) as source:``
+closes it on the way out. A pipeline also closes its sources when it stops; closing
+twice is harmless.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from __future__ import annotations
 import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
+from types import TracebackType
+from typing import Self
 
 import reactivex
 from reactivex import Observable, abc
@@ -33,7 +39,21 @@ class Source(ABC):
         """Yield batches of records; return when the source is exhausted."""
 
     async def close(self) -> None:  # noqa: B027  (optional hook)
-        """Commit checkpoints and release resources; called once after the last batch."""
+        """Commit checkpoints and release resources (after the last batch).
+
+        A pipeline calls it when it stops; a source closed already ignores the call.
+        """
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
 
     def describe(self) -> str:
         """A short label for graphs and logs."""
