@@ -2,6 +2,14 @@
 # `make test` also runs pytest in a second one on Python 3.13 (when there is one).
 PYTHON    ?= python3
 PYTHON313 ?= python3.13
+# pyenv (as on the CI machines) may have 3.13 installed but not selected: add it after
+# the selected version, so python3 stays what it was and python3.13 runs too.
+PYENV_313 := $(shell pyenv versions --bare 2>/dev/null | grep -m1 '^3\.13')
+ifneq ($(PYENV_313),)
+ifeq ($(PYENV_VERSION),)
+export PYENV_VERSION := $(shell pyenv version-name 2>/dev/null):$(PYENV_313)
+endif
+endif
 VENV      ?= .venv
 VENV313   ?= .venv-3.13
 BIN       := $(VENV)/bin

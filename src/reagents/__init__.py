@@ -6,6 +6,17 @@ Everything a user needs is importable from here::
 
 Submodules not re-exported here are private by convention. The Kafka classes are
 importable without aiokafka; they need it (``pip install 'reagents[kafka]'``) to start.
+
+The package is layered; a module imports only from its own layer and those below:
+
+    errors, events, dead_letter, schemas, delivery   the contracts
+    policies      Backoff, RateLimit, Overflow, Watermarks, PriorityFifo, flow time
+    operators     Rx operators: filters, the where language, flow operators
+    kafka         Kafka plumbing (config, topics, producer, embedded broker)
+    sources, sinks   memory, file, Kafka; Agent is the reacting sink
+    pipelines     the runtime: Pipeline, lifecycle, bus, router, runner, flows
+    patterns, views  sagas, workflows, idempotency; the operator graph and plots
+    cli, testing  the command line; test doubles, marbles, virtual time
 """
 
 from reagents.dead_letter import DeadLetter, FailureStage

@@ -64,8 +64,8 @@ async def test_a_kafka_source_stops_its_consumer_at_the_end_of_its_block(
         assert batch
         for incoming in batch:
             incoming.ack()
-        assert source._consumer is not None
-    assert source._consumer is None
+        assert source._group.consumer is not None
+    assert source._group.consumer is None
     await source.close()  # twice: harmless
     await batches.aclose()
 

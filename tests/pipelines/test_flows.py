@@ -242,3 +242,77 @@ async def test_the_end_of_input_flush_waits_for_what_is_still_in_the_inbox() -> 
         pipeline.publish(tick(n))
     await pipeline.run()
     assert sizes == [100, 100, 50]
+
+
+class Digest(Agent[list[AgentEvent]]):
+    """A stateful agent whose flow is a class attribute, like its subscription."""
+
+    subscription = "type = tick"
+    flow = [batch(2)]
+
+    def __init__(self) -> None:
+        super().__init__(id="digest")
+        self.sizes: list[int] = []
+
+    def handle(self, event: list[AgentEvent]) -> None:
+        self.sizes.append(len(event))
+
+
+async def test_the_class_form_declares_a_flow_as_a_class_attribute() -> None:
+    pipeline, _ = pipeline_with(*[tick(n) for n in range(5)])
+    digest = pipeline.add_agent(Digest())
+    await pipeline.run()
+    assert digest.sizes == [2, 2, 1]
+    assert digest.flow_steps == ("batch(2)",)
+
+
+async def test_a_late_event_is_released_without_being_handled() -> None:
+    late = tick(9, seconds=0.7)  # its window [0, 1) closed when 1.5 arrived
+    events = [tick(0, seconds=0.5), tick(1, seconds=1.5), late, tick(2, seconds=2.5)]
+    pipeline, source = pipeline_with(*events)
+    windows: list[list[int]] = []
+
+    @pipeline.agent(subscription="type = tick", flow=[tumbling(1.0)], flow_time=EventTime())
+    def per_second(ticks: list[AgentEvent]) -> None:
+        windows.append([t.payload["n"] for t in ticks])
+
+    await pipeline.run()
+    assert windows == [[0], [1], [2]]
+    assert late.event_id in source.acked  # dropped, so acknowledged at once
+    assert len(source.acked) == 4
+
+
+async def test_lateness_keeps_a_window_open_for_stragglers() -> None:
+    events = [tick(0, seconds=0.5), tick(1, seconds=1.5), tick(9, seconds=0.7)]
+    pipeline, _ = pipeline_with(*events)
+    windows: list[list[int]] = []
+
+    @pipeline.agent(
+        subscription="type = tick", flow=[tumbling(1.0)], flow_time=EventTime(lateness=2.0)
+    )
+    def per_second(ticks: list[AgentEvent]) -> None:
+        windows.append([t.payload["n"] for t in ticks])
+
+    await pipeline.run()
+    assert windows == [[0, 9], [1]]
+
+
+async def test_a_key_function_that_raises_dead_letters_that_event_at_the_flow_stage() -> None:
+    bad = AgentEvent(event_type="tick", payload={"n": 99})  # no symbol
+    pipeline, source = pipeline_with(tick(0), bad, tick(1))
+    seen: list[list[int]] = []
+
+    @pipeline.agent(
+        subscription="type = tick",
+        flow=[by_key(lambda e: e.payload["symbol"], batch(5, within=1.0), max_keys=4)],
+    )
+    def per_symbol(ticks: list[AgentEvent]) -> None:
+        seen.append([t.payload["n"] for t in ticks])
+
+    await pipeline.run()
+    assert seen == [[0, 1]]
+    [letter] = pipeline.dead_letter_sink.letters  # type: ignore[attr-defined]
+    assert letter.stage is FailureStage.FLOW
+    assert letter.event.event_id == bad.event_id
+    assert letter.error_type == "KeyError"
+    assert len(source.acked) == 3

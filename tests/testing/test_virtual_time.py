@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from reagents import (
     AgentEvent,
     Backoff,
+    EventTime,
     FailureStage,
     MemoryDeadLetters,
     Pipeline,
     RateLimit,
+    Saga,
+    SagaCoordinator,
+    SagaStatus,
+    SagaStep,
+    addressed_only,
     debounce,
     tumbling,
 )
+from reagents.patterns.saga_store import SagaRecord
 from reagents.testing import Timeline, play, run_in_virtual_time
 
 
@@ -93,3 +102,79 @@ def test_a_rate_limit_paces_in_virtual_time() -> None:
 
     run_in_virtual_time(scenario())
     assert handled == [0.0, 60.0, 120.0, 180.0]
+
+
+def test_a_saga_step_timeout_fires_in_virtual_time(tmp_path: Path) -> None:
+    async def scenario() -> tuple[SagaRecord, float]:
+        pipeline = Pipeline("shop", dead_letters=MemoryDeadLetters())
+        applied: list[str] = []
+
+        @pipeline.agent("payments", subscription=addressed_only())
+        def payments(event: AgentEvent) -> dict[str, str]:
+            applied.append(event.event_type)
+            return {"ok": "yes"}
+
+        @pipeline.agent("shipping", subscription=addressed_only())
+        async def shipping(event: AgentEvent) -> None:
+            await asyncio.sleep(86_400)  # a day: it never answers in time
+
+        saga = Saga(
+            "order",
+            (
+                SagaStep("pay", "payments", "charge", "refund", timeout=60.0),
+                SagaStep("ship", "shipping", "ship", timeout=600.0),
+            ),
+        )
+        loop = asyncio.get_running_loop()
+        async with pipeline.serving():
+            async with SagaCoordinator(pipeline, tmp_path / "sagas.db", [saga]) as coordinator:
+                started = loop.time()
+                record = await coordinator.run("order", {"total": 10})
+                took = loop.time() - started
+            pipeline.request_stop()
+        assert applied == ["charge", "refund"]
+        return record, took
+
+    real = time.monotonic()
+    record, took = run_in_virtual_time(scenario())
+    assert time.monotonic() - real < 5
+    assert record.status is SagaStatus.COMPENSATED
+    assert 600.0 <= took < 601.0  # the ship step timed out after its 600 virtual seconds
+
+
+def test_an_event_time_window_of_a_quiet_stream_closes_after_the_idle_timeout() -> None:
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    closed: list[float] = []
+
+    async def scenario() -> Timeline:
+        pipeline = Pipeline("quiet", dead_letters=MemoryDeadLetters())
+
+        @pipeline.agent(
+            subscription="type = tick",
+            flow=[tumbling(10.0)],
+            flow_time=EventTime(idle_timeout=5.0),
+        )
+        def digest(ticks: list[AgentEvent]) -> None:
+            closed.append(asyncio.get_running_loop().time())
+
+        events = [
+            (float(n), AgentEvent(event_type="tick", timestamp=base + timedelta(seconds=n)))
+            for n in range(3)
+        ]
+        return await play(pipeline, events)
+
+    run_in_virtual_time(scenario())
+    # no event after t=2: the watermark moves 5 s each quiet 5 s, so it passes the
+    # window's end (10 s after the first event) at the second check
+    assert len(closed) == 1
+    assert 10.0 <= closed[0] <= 15.0
+
+
+async def test_virtual_time_also_runs_from_inside_a_running_loop() -> None:
+    async def sleepy() -> float:
+        await asyncio.sleep(3600)
+        return asyncio.get_running_loop().time()
+
+    real = time.monotonic()
+    assert run_in_virtual_time(sleepy(), start=100.0) == 3700.0
+    assert time.monotonic() - real < 5

@@ -189,3 +189,36 @@ def test_empty_pipeline_still_has_bus_inbox_and_dead_letters(tmp_path: Path) -> 
     assert graph.index == {}
     assert "index:" not in graph.to_text()
     assert graph.to_mermaid().count("-->") + graph.to_mermaid().count("-.->") == 2
+
+
+def test_a_flow_is_drawn_as_its_chain_of_operators() -> None:
+    from reagents import Agent, MemoryDeadLetters, batch, by_key, tumbling
+
+    pipeline = Pipeline("flows", dead_letters=MemoryDeadLetters())
+    pipeline.add_agent(
+        Agent(
+            lambda ticks: None,
+            id="vwap",
+            subscription="type = tick",
+            flow=[by_key(lambda e: e.payload["symbol"], tumbling(1.0)), batch(5, within=2.0)],
+        )
+    )
+    graph = pipeline_graph(pipeline)
+    operators = graph.of_kind("operator")
+    assert [node.label for node in operators] == [
+        "by_key(<lambda>: tumbling(1s))",
+        "batch(5, within=2s)",
+    ]
+    chain = [(e.source, e.target, e.label) for e in graph.edges if "flow:" in e.source + e.target]
+    assert chain == [
+        ("bus", "flow:vwap:0", "type = tick"),
+        ("flow:vwap:0", "flow:vwap:1", ""),
+        ("flow:vwap:1", "agent:vwap", ""),
+    ]
+    flow = "by_key(<lambda>: tumbling(1s)) → batch(5, within=2s)"
+    assert graph.node("agent:vwap").details["flow"] == flow
+    assert "[/" in graph.to_mermaid()  # operators are parallelograms
+    assert "operator batch(5, within=2s)" in graph.to_text()
+    svg = graph.to_svg()  # the picture folds the chain onto the arrow into the agent
+    assert "type = tick ▸ by_key" in svg
+    assert json.loads(json.dumps(graph.to_dict()))["nodes"][3]["kind"] == "operator"

@@ -21,6 +21,7 @@ Needs the ``testing`` extra (``pip install 'reagents[testing]'``: looptime).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -33,18 +34,37 @@ __all__ = ["Timeline", "play", "run_in_virtual_time"]
 T = TypeVar("T")
 
 
-def run_in_virtual_time(main: Coroutine[Any, Any, T], *, start: float = 0.0) -> T:
-    """Run ``main`` to the end on an event loop whose clock starts at ``start`` and is virtual."""
+def run_in_virtual_time(
+    main: Coroutine[Any, Any, T], *, start: float = 0.0, noop_cycles: int = 42
+) -> T:
+    """Run ``main`` to the end on an event loop whose clock is virtual, starting at ``start``.
+
+    The clock jumps to the next timer once the loop has gone ``noop_cycles`` turns with
+    nothing to do (looptime's setting: fewer is faster with many distinct event times,
+    more is safer with I/O). Called where a loop already runs (Jupyter, an async test),
+    the virtual loop runs in a worker thread and this call waits for it.
+    """
     try:
         import looptime
     except ImportError as error:  # pragma: no cover - depends on the installed extras
         raise ImportError("virtual time needs looptime: pip install 'reagents[testing]'") from error
-    loop = looptime.new_event_loop(start=start)
+
+    def run() -> T:
+        loop = looptime.new_event_loop(start=start, noop_cycles=noop_cycles)
+        try:
+            return loop.run_until_complete(main)
+        finally:
+            try:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:
+                loop.close()
+
     try:
-        return loop.run_until_complete(main)
-    finally:
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return run()
+    with concurrent.futures.ThreadPoolExecutor(1, "reagents-virtual-time") as worker:
+        return worker.submit(run).result()
 
 
 @dataclass
