@@ -18,7 +18,7 @@ from reagents.delivery import Ack, Incoming
 from reagents.errors import ConfigurationError, PayloadValidationError
 from reagents.events import AgentEvent
 from reagents.pipelines.deliveries import Delivery
-from reagents.pipelines.flow import FlowControl
+from reagents.pipelines.flow_control import FlowControl
 from reagents.pipelines.flows import SideInput
 from reagents.pipelines.router import Router
 from reagents.pipelines.runner import AgentRunner
