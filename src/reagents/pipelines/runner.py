@@ -66,6 +66,7 @@ class AgentRunner:
         self._retries: set[asyncio.TimerHandle] = set()
         self._bucket: TokenBucket | None = None
         self._pacing = asyncio.Lock()
+        self._taken = 0  # items workers took (pacing or handling)
         self.flow = FlowStage(agent, self._accept) if agent.flow is not None else None
 
     @property
@@ -85,7 +86,7 @@ class AgentRunner:
     @property
     def idle(self) -> bool:
         """Nothing queued, handled or waiting for a retry (a flow may still hold input)."""
-        return not self._queue and self.stats.in_flight == 0 and not self._retries
+        return not self._queue and self._taken == 0 and not self._retries
 
     def submit(self, delivery: Delivery) -> None:
         """Queue an event for the agent (never blocks: flow control bounds the total)."""
@@ -175,9 +176,13 @@ class AgentRunner:
         handled = 0
         while True:
             item = await self._next()
-            if self._bucket is not None:
-                await self._pace(self._bucket)
-            await self._handle(item)
+            self._taken += 1
+            try:
+                if self._bucket is not None:
+                    await self._pace(self._bucket)
+                await self._handle(item)
+            finally:
+                self._taken -= 1
             handled += 1
             if handled % _YIELD_EVERY == 0:
                 # A handler that never suspends would otherwise keep the loop to itself
