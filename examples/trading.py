@@ -32,18 +32,24 @@ A window closes when the agent's next input is past its end (the watermark: the
 newest timestamp seen), or when the input ends: the pipeline then flushes the flows.
 Until its window is handled a record stays unacknowledged, in flight.
 
+Each concern gets its own subscription, unlike the article's single one whose four
+filters were ANDed together.
+
 Ordering and determinism: the trader and the risk agent share a `Portfolio`, so the
-order in which they see windows and alerts matters. The session is read one record
-at a time and the pipeline yields to the event loop after each; asyncio runs ready
-tasks first in, first out, and nothing here uses threads or wall-clock timers. So
-each window reaches the trader before any record after the quote that closed it
-reaches the risk agent, and after every earlier alert: the two agents see windows
-(in the order of the quotes that close them) and alerts (in file order) interleaved
-as the file interleaves those records. Every run, from the file or from Kafka,
-therefore gives the same results, and the derived events get ids made from what
-they are about, so the output files are the same bytes each time (see
-`build_pipeline` for the watermarks). Each concern gets its own subscription,
-unlike the article's single one whose four filters were ANDed together.
+order in which they see windows and alerts matters. The source hands over one record
+at a time, the pipeline yields to the event loop after each, and asyncio runs ready
+tasks first in, first out. Hence an urgent alert reaches the risk agent before the
+trader gets any window that a later quote closed, and a window reaches the trader
+before the risk agent gets any alert after the quote that closed it: both see the
+windows (in the order of the quotes that close them) and the alerts (in file order)
+interleaved as the file interleaves those records. That is the order the tests
+replay; a Kafka run, which can only wait longer between records, sees it too. One
+exception: a worker yields to the loop after every 16 items it handles in a row, and
+should that split the windows one quote closed just before an urgent alert, the risk
+agent would go first for the rest (this session has no such case: the tests would
+fail). Nothing here uses threads or wall-clock timers, so the same input gives the
+same schedule, and derived events get ids made from what they are about rather than
+random ones: every run writes the same bytes (see `build_pipeline` on watermarks).
 
 Run it::
 
@@ -249,7 +255,7 @@ class TradingAgent(Agent[AgentEvent]):
         position = self.portfolio.fill(symbol, side, qty)
         move = "unchanged at" if vwap == previous else "up from" if vwap > previous else "down from"
         reason = (
-            f"volume {window['volume']} > {SPIKE_FACTOR} x avg {window['avg_volume']:g}"
+            f"volume {window['volume']} > {SPIKE_FACTOR} x avg {window['avg_volume']:.0f}"
             f" x {window['quotes']} quote(s); VWAP {vwap:.4f} {move} {previous:.4f}"
         )
         payload = {
@@ -316,17 +322,17 @@ def build_pipeline(
     times ``speed`` (None: as fast as possible); windows follow the events'
     timestamps either way.
 
-    Watermarks: windows keep their records in flight until they are handled, so the
-    sources must not pause before the flows are fed what closes their windows: a
-    one-record high-water mark would stop at the first quote. The flows hold a few
-    records at a time here (up to three quotes per symbol-second, five alerts per
-    10 s window), far below the low-water mark of 32 at which sources resume.
-    Records are still handed over one at a time (batches of 1) and the pipeline
-    yields to the loop after each: that, not the watermarks, keeps the trader and
-    the risk agent in step (see the module's docstring). Over Kafka the partition's
-    window (`KAFKA_WINDOW`) must be wider still: it counts every record after the
-    oldest unacknowledged one, and an alert waits in its digest window until the
-    next alert past the window's end (up to ~130 records later in this session).
+    Watermarks: windows keep their records in flight until they are handled, and
+    sources paused at the high-water mark resume only once the count falls to the low
+    one, so the flows must hold well under the low mark, or they would wait forever
+    for the input that closes their windows (a one-record high mark stops at the
+    first quote, silently). Here they hold at most 7 records at once, against a low
+    mark of 32; records are still handed over one at a time (batches of 1), and that,
+    not the watermarks, keeps the trader and the risk agent in step (see the module's
+    docstring). Over Kafka the partition's window (`KAFKA_WINDOW`) must be far wider:
+    it counts every record after the oldest unacknowledged one, and an alert waits in
+    its digest window for the next alert past the window's end (up to ~130 records
+    later in this session; a window of 50 stops there).
 
     With ``kafka_topic`` (see `publish_to_kafka`) the session is read from that topic
     instead of the file, and the signals also go to the ``trading_signals`` topic.

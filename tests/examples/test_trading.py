@@ -409,23 +409,25 @@ def test_volatility_news_becomes_warnings(run: Run) -> None:
 
 
 def test_flows_hold_far_fewer_records_than_the_watermarks() -> None:
-    """Windows keep records in flight: the sources must never pause on them."""
-    held, most = Counter[str](), 0
-    quote_windows: dict[str, datetime] = {}
-    alert_window: datetime | None = None
-    for event in SOURCE:  # after each record: what the open windows hold
+    """Windows keep records in flight: the sources must never pause on them.
+
+    Each flow's watermark is the newest timestamp of its own input; after each record,
+    count what the still-open windows hold.
+    """
+    open_windows: dict[tuple[str, datetime], int] = {}  # (flow, window start): records
+    sizes = {"quotes": timedelta(seconds=1), "alerts": timedelta(seconds=10)}
+    most = 0
+    for event in SOURCE:
         if is_traded_quote(event):
-            if any(start + timedelta(seconds=1) <= at(event) for start in quote_windows.values()):
-                quote_windows.clear()  # one quote's watermark closes every open window
-                held["quotes"] = 0
-            quote_windows[event["payload"]["symbol"]] = second_of(at(event))
-            held["quotes"] += 1
+            flow, start = "quotes", second_of(at(event))
         elif event["event_type"] == "alert":
-            if alert_window is not None and ten_seconds_of(at(event)) != alert_window:
-                held["alerts"] = 0
-            alert_window = ten_seconds_of(at(event))
-            held["alerts"] += 1
-        most = max(most, held.total())
+            flow, start = "alerts", ten_seconds_of(at(event))
+        else:
+            continue
+        for key in [k for k in open_windows if k[0] == flow and k[1] + sizes[flow] <= at(event)]:
+            del open_windows[key]
+        open_windows[(flow, start)] = open_windows.get((flow, start), 0) + 1
+        most = max(most, sum(open_windows.values()))
     assert most * 2 < trading.WATERMARKS.low
 
 
