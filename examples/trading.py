@@ -104,7 +104,6 @@ SPIKE_FACTOR = 1.5
 LOT = 100
 MAX_POSITION = 300
 SIGNAL_PRIORITY = 3
-IDLE_COLUMNS = ("in flight", "queued")
 
 WATERMARKS = Watermarks(high=64, low=32)
 """The pipeline's: far above what the flows hold (see `build_pipeline`)."""
@@ -465,9 +464,10 @@ def summary(pipeline: Pipeline, produced: Counter[str]) -> Table:
 
 
 def stats_table(pipeline: Pipeline) -> Table:
-    """`Pipeline.stats` as a rich table, without the columns that are 0 after a run."""
+    """`Pipeline.stats` as a rich table, without the columns that are 0 in every row
+    (in flight and queued after a run; failures, retries and dead letters when none)."""
     header, *rows = pipeline.stats().rows()
-    keep = [i for i, title in enumerate(header) if title not in IDLE_COLUMNS]
+    keep = [i for i in range(len(header)) if i == 0 or any(row[i] != "0" for row in rows)]
     table = Table(title="Agents and sinks", box=box.SIMPLE_HEAD)
     for i in keep:
         table.add_column(header[i], justify="left" if i == 0 else "right")
