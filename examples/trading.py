@@ -98,6 +98,7 @@ DEAD_LETTERS_FILE = "dead_letters.jsonl"
 SIGNALS_TOPIC = "trading_signals"
 
 SYMBOLS = ("AAPL", "MSFT", "GOOGL")
+TRADED_QUOTES = f"type = market_data AND payload.symbol IN ({', '.join(map(repr, SYMBOLS))})"
 VWAP_SECONDS = 1.0
 DIGEST_SECONDS = 10.0
 SPIKE_FACTOR = 1.5
@@ -110,7 +111,7 @@ WATERMARKS = Watermarks(high=64, low=32)
 KAFKA_WINDOW = Watermarks(high=1000, low=500)
 """The Kafka partition's: it counts every record after the oldest unacknowledged one."""
 
-_IDS = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/reagents/examples/trading")
+_IDS = uuid.uuid5(uuid.NAMESPACE_URL, "urn:reagents:examples:trading")
 
 
 def stable_id(*parts: str) -> str:
@@ -369,7 +370,7 @@ def build_pipeline(
 
     @pipeline.agent(
         "vwap",
-        subscription="type = market_data AND payload.symbol IN ('AAPL', 'MSFT', 'GOOGL')",
+        subscription=TRADED_QUOTES,
         flow=[by_key(symbol, tumbling(VWAP_SECONDS))],
         flow_time=EventTime(),
     )
