@@ -1,20 +1,55 @@
 """The article's trading agent as a runnable pipeline: quotes, alerts and news in, signals out.
 
-Three agents share one recorded session (``data/market.jsonl``):
+Five agents share one recorded session (``data/market.jsonl``); two of them declare a
+flow, an Rx operator chain between their subscription and their handler::
 
-* ``trader`` (a stateful `Agent` subclass) watches AAPL, MSFT and GOOGL quotes; on a
-  volume spike (volume > 1.5 x the rolling average) it trades with the price move
-  (up or unchanged: buy, down: sell), one lot at a time within a position limit,
-  and emits a ``trade_signal``. While trading is halted it only counts the quotes.
+    quotes of AAPL, MSFT, GOOGL → [by_key(symbol, tumbling 1s), event time] → vwap
+        → vwap events → trader → trade_signal
+    alert → [tumbling 10s, event time] → alert_digest → alert_digest
+    alert, priority 1-2 → risk → position_closed, trading_paused
+    news mentioning volatility → news → volatility_warning
+
+* ``vwap`` receives one list of quotes per symbol per second of *event time* (the
+  quotes' timestamps, so a replay groups them as they happened, at any speed) and
+  emits one ``vwap`` event per symbol-second: the volume-weighted average price, the
+  volume, the average volume its quotes report (``avg_volume``), how many quotes,
+  the last price, the window's bounds; its timestamp is the window's end.
+* ``trader`` (a stateful `Agent` subclass) trades on those windows, not on raw
+  quotes: on a volume spike (the window's volume above 1.5 x the volume its quotes
+  lead one to expect, ``avg_volume`` x ``quotes``) it trades with the VWAP's move
+  since the symbol's previous window (up or unchanged: buy, down: sell), one lot at
+  a time within a position limit, at the VWAP, and emits a ``trade_signal``. A
+  window that overlaps a trading halt is not traded at all (some of its quotes
+  come from the halt), only counted.
 * ``risk`` reacts to urgent alerts (priority 1-2): ``risk_limit_exceeded`` closes
-  every open position (one ``position_closed`` each), ``market_halt`` pauses trading
+  every open position (one ``position_closed`` each), ``market_halt`` halts trading
   for the halt's duration (``trading_paused``).
+* ``alert_digest`` receives one list of alerts per 10 seconds of event time that had
+  any, and emits one ``alert_digest`` (how many, by type, the most urgent priority).
 * ``news`` turns news mentioning volatility into a ``volatility_warning``.
 
-Unlike the article's single subscription, whose four filters were ANDed together
-(so it matched next to nothing), each concern gets its own subscription. The trader
-and the risk agent share a `Portfolio`; the session is replayed strictly in file
-order (see `build_pipeline`), so every run produces the same signals.
+A window closes when the agent's next input is past its end (the watermark: the
+newest timestamp seen), or when the input ends: the pipeline then flushes the flows.
+Until its window is handled a record stays unacknowledged, in flight.
+
+Each concern gets its own subscription, unlike the article's single one whose four
+filters were ANDed together.
+
+Ordering and determinism: the trader and the risk agent share a `Portfolio`, so the
+order in which they see windows and alerts matters. The source hands over one record
+at a time, the pipeline yields to the event loop after each, and asyncio runs ready
+tasks first in, first out. Hence an urgent alert reaches the risk agent before the
+trader gets any window that a later quote closed, and a window reaches the trader
+before the risk agent gets any alert after the quote that closed it: both see the
+windows (in the order of the quotes that close them) and the alerts (in file order)
+interleaved as the file interleaves those records. That is the order the tests
+replay; a Kafka run, which can only wait longer between records, sees it too. One
+exception: a worker yields to the loop after every 16 items it handles in a row, and
+should that split the windows one quote closed just before an urgent alert, the risk
+agent would go first for the rest (this session has no such case: the tests would
+fail). Nothing here uses threads or wall-clock timers, so the same input gives the
+same schedule, and derived events get ids made from what they are about rather than
+random ones: every run writes the same bytes (see `build_pipeline` on watermarks).
 
 Run it::
 
@@ -26,14 +61,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import sys
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from rich import box
 from rich.console import Console
@@ -41,10 +78,11 @@ from rich.table import Table
 
 from reagents.events import AgentEvent, decode_event
 from reagents.kafka import BOOTSTRAP_ENV, KafkaConfig, ReliableProducer, TopicSpec, ensure_topics
+from reagents.operators import by_key, tumbling
 from reagents.operators.expression import where
 from reagents.operators.filters import where_content, where_type
 from reagents.pipelines.pipeline import Pipeline
-from reagents.policies import Watermarks
+from reagents.policies import EventTime, Watermarks
 from reagents.sinks.agent import Agent
 from reagents.sinks.file import FileSink
 from reagents.sinks.kafka import KafkaSink
@@ -55,30 +93,115 @@ from reagents.sources.kafka import KafkaSource
 DATA = Path(__file__).resolve().parent / "data" / "market.jsonl"
 DEFAULT_OUT = Path("out") / "trading"
 SIGNALS_FILE = "signals.jsonl"
+VWAP_FILE = "vwap.jsonl"
 DEAD_LETTERS_FILE = "dead_letters.jsonl"
 SIGNALS_TOPIC = "trading_signals"
 
 SYMBOLS = ("AAPL", "MSFT", "GOOGL")
+TRADED_QUOTES = f"type = market_data AND payload.symbol IN ({', '.join(map(repr, SYMBOLS))})"
+VWAP_SECONDS = 1.0
+DIGEST_SECONDS = 10.0
 SPIKE_FACTOR = 1.5
 LOT = 100
 MAX_POSITION = 300
 SIGNAL_PRIORITY = 3
-IDLE_COLUMNS = ("in flight", "queued")
+
+WATERMARKS = Watermarks(high=64, low=32)
+"""The pipeline's: far above what the flows hold (see `build_pipeline`)."""
+KAFKA_WINDOW = Watermarks(high=1000, low=500)
+"""The Kafka partition's: it counts every record after the oldest unacknowledged one."""
+
+_IDS = uuid.uuid5(uuid.NAMESPACE_URL, "urn:reagents:examples:trading")
+
+
+def stable_id(*parts: str) -> str:
+    """An event id made from what the event is about: each run writes the same bytes."""
+    return str(uuid.uuid5(_IDS, "/".join(parts)))
+
+
+def window_of(events: Sequence[AgentEvent], seconds: float) -> tuple[datetime, datetime]:
+    """The ``[start, end)`` of the ``seconds``-long `tumbling` window holding ``events``.
+
+    `tumbling` aligns its windows to multiples of their size since the epoch and hands
+    the handler only their members, so the bounds are recomputed from one of them.
+    """
+    start = math.floor(events[0].timestamp.timestamp() / seconds) * seconds
+    return datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(start + seconds, UTC)
+
+
+def vwap_of(quotes: list[AgentEvent]) -> AgentEvent:
+    """One ``vwap`` event for one symbol's quotes of one second (a non-empty window)."""
+    last = quotes[-1]
+    symbol = str(last.payload["symbol"])
+    start, end = window_of(quotes, VWAP_SECONDS)
+    volume = sum(int(q.payload["volume"]) for q in quotes)
+    turnover = sum(float(q.payload["price"]) * int(q.payload["volume"]) for q in quotes)
+    last_price = float(last.payload["price"])
+    payload = {
+        "symbol": symbol,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "vwap": round(turnover / volume, 4) if volume else last_price,
+        "volume": volume,
+        "avg_volume": sum(int(q.payload["avg_volume"]) for q in quotes) / len(quotes),
+        "quotes": len(quotes),
+        "last_price": last_price,
+    }
+    event_id = stable_id("vwap", symbol, start.isoformat())
+    return last.derive("vwap", payload, event_id=event_id, timestamp=end)
+
+
+def is_spike(window: Mapping[str, Any]) -> bool:
+    """A volume spike: the window's volume above 1.5 x ``avg_volume`` x ``quotes``.
+
+    Each quote reports the average volume of one quote (``avg_volume``), so a window
+    of ``quotes`` quotes is expected to trade ``avg_volume x quotes``; for a window
+    of one quote this is the per-quote rule of the article.
+    """
+    return bool(window["volume"] > SPIKE_FACTOR * window["avg_volume"] * window["quotes"])
+
+
+def digest_of(alerts: list[AgentEvent]) -> AgentEvent:
+    """One ``alert_digest`` for the alerts of one 10-second window (a non-empty window)."""
+    start, end = window_of(alerts, DIGEST_SECONDS)
+    by_type = Counter(str(alert.payload.get("type", "unknown")) for alert in alerts)
+    most_urgent = min(alert.priority for alert in alerts)
+    payload = {
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "count": len(alerts),
+        "by_type": dict(sorted(by_type.items())),
+        "most_urgent": most_urgent,
+    }
+    event_id = stable_id("alert_digest", start.isoformat())
+    return alerts[-1].derive(
+        "alert_digest", payload, event_id=event_id, priority=most_urgent, timestamp=end
+    )
 
 
 @dataclass
 class Portfolio:
-    """Positions (shares, negative when short), last prices and the trading halt."""
+    """Positions (shares, negative when short), last prices and the trading halts."""
 
     lot: int = LOT
     max_position: int = MAX_POSITION
     positions: dict[str, int] = field(default_factory=dict)
     last_prices: dict[str, float] = field(default_factory=dict)
-    paused_until: datetime | None = None
+    halts: list[tuple[datetime, datetime]] = field(default_factory=list)
 
-    def is_paused(self, at: datetime) -> bool:
-        """Whether trading is halted at event time ``at``."""
-        return self.paused_until is not None and at < self.paused_until
+    @property
+    def paused_until(self) -> datetime | None:
+        """The end of the latest-ending halt so far."""
+        return max((end for _, end in self.halts), default=None)
+
+    def halt(self, start: datetime, end: datetime) -> datetime:
+        """Halt trading over ``[start, end)``; returns until when trading is paused."""
+        self.halts.append((start, end))
+        return max(end for _, end in self.halts)
+
+    def halted_during(self, start: datetime, end: datetime) -> bool:
+        """Whether a halt overlaps the event-time span ``[start, end)``."""
+        return any(halt_start < end and start < halt_end for halt_start, halt_end in self.halts)
 
     def order_size(self, symbol: str, side: str) -> int:
         """Shares one order may trade: a lot, less whatever would break the limit."""
@@ -99,48 +222,56 @@ class Portfolio:
         return open_positions
 
 
-class TradingAgent(Agent):
-    """Trades volume spikes of AAPL, MSFT and GOOGL within the portfolio's limits."""
+class TradingAgent(Agent[AgentEvent]):
+    """Trades the volume spikes of the one-second VWAP windows within the portfolio's limits."""
 
-    subscription = "type = market_data AND payload.symbol IN ('AAPL', 'MSFT', 'GOOGL')"
+    subscription = "type = vwap"
 
     def __init__(self, portfolio: Portfolio) -> None:
         super().__init__(id="trader")
         self.portfolio = portfolio
+        self.last_vwap: dict[str, float] = {}
         self.skipped_while_paused = 0
         self.capped = 0
 
     def handle(self, event: AgentEvent) -> AgentEvent | None:
-        """A ``trade_signal`` for an unpaused volume spike the limits allow, else nothing."""
-        quote = event.payload
-        symbol, price = str(quote["symbol"]), float(quote["price"])
-        previous = self.portfolio.last_prices.get(symbol, price)
-        self.portfolio.last_prices[symbol] = price
-        if self.portfolio.is_paused(event.timestamp):
+        """A ``trade_signal`` for a volume spike outside any halt the limits allow, else nothing."""
+        window = event.payload
+        symbol, vwap = str(window["symbol"]), float(window["vwap"])
+        previous = self.last_vwap.get(symbol, vwap)
+        self.last_vwap[symbol] = vwap
+        self.portfolio.last_prices[symbol] = float(window["last_price"])
+        start, end = datetime.fromisoformat(window["start"]), datetime.fromisoformat(window["end"])
+        if self.portfolio.halted_during(start, end):
             self.skipped_while_paused += 1
             return None
-        if not quote["volume"] > SPIKE_FACTOR * quote["avg_volume"]:
+        if not is_spike(window):
             return None
-        side = "buy" if price >= previous else "sell"
+        side = "buy" if vwap >= previous else "sell"
         qty = self.portfolio.order_size(symbol, side)
         if qty == 0:
             self.capped += 1
             return None
         position = self.portfolio.fill(symbol, side, qty)
+        move = "unchanged at" if vwap == previous else "up from" if vwap > previous else "down from"
         reason = (
-            f"volume {quote['volume']} > {SPIKE_FACTOR} x avg {quote['avg_volume']}, "
-            f"price {'up' if side == 'buy' else 'down'} from {previous:.2f}"
+            f"volume {window['volume']} > {SPIKE_FACTOR} x avg {window['avg_volume']:.0f}"
+            f" x {window['quotes']} quote(s); VWAP {vwap:.4f} {move} {previous:.4f}"
         )
         payload = {
             "symbol": symbol,
             "side": side,
             "qty": qty,
-            "price": price,
+            "price": vwap,
             "position": position,
             "reason": reason,
         }
         return event.derive(
-            "trade_signal", payload, priority=SIGNAL_PRIORITY, timestamp=event.timestamp
+            "trade_signal",
+            payload,
+            event_id=stable_id("trade_signal", event.event_id),
+            priority=SIGNAL_PRIORITY,
+            timestamp=event.timestamp,
         )
 
 
@@ -159,16 +290,19 @@ def on_urgent_alert(portfolio: Portfolio, event: AgentEvent) -> list[AgentEvent]
                     "price": portfolio.last_prices.get(symbol),
                     "reason": message,
                 },
+                event_id=stable_id("position_closed", event.event_id, symbol),
                 timestamp=event.timestamp,
             )
             for symbol, qty in portfolio.close_all().items()
         ]
     if kind == "market_halt":
-        until = event.timestamp + timedelta(seconds=float(event.payload.get("halt_seconds", 60)))
-        if portfolio.paused_until is None or until > portfolio.paused_until:
-            portfolio.paused_until = until
-        payload = {"until": portfolio.paused_until.isoformat(), "reason": message}
-        return [event.derive("trading_paused", payload, timestamp=event.timestamp)]
+        seconds = float(event.payload.get("halt_seconds", 60))
+        until = portfolio.halt(event.timestamp, event.timestamp + timedelta(seconds=seconds))
+        payload = {"until": until.isoformat(), "reason": message}
+        event_id = stable_id("trading_paused", event.event_id)
+        return [
+            event.derive("trading_paused", payload, event_id=event_id, timestamp=event.timestamp)
+        ]
     return []
 
 
@@ -179,28 +313,36 @@ def build_pipeline(
     kafka_topic: str | None = None,
     kafka: KafkaConfig | None = None,
 ) -> Pipeline:
-    """The trading pipeline over ``data``, writing signals and dead letters to ``out_dir``.
+    """The trading pipeline over ``data``, writing its outputs to ``out_dir``.
 
-    ``out_dir`` defaults to ``./out/trading``; its previous outputs are removed so each
-    run starts fresh. ``speed`` replays at the recorded pace times ``speed`` (None: as
-    fast as possible). Events are handled one source record at a time (a high-water
-    mark of 1, batches of 1) because the trader and the risk agent share a portfolio:
-    with a bigger window the whole file is queued at once and each agent drains its
-    own queue on its own schedule, so a halt would no longer pause the quotes after it.
+    ``out_dir`` (default ``./out/trading``) gets ``signals.jsonl`` (trade signals,
+    closes, pauses, warnings, alert digests), ``vwap.jsonl`` (every window the
+    trader saw) and ``dead_letters.jsonl`` (if anything failed); previous outputs
+    are removed so each run starts fresh. ``speed`` replays at the recorded pace
+    times ``speed`` (None: as fast as possible); windows follow the events'
+    timestamps either way.
+
+    Watermarks: windows keep their records in flight until they are handled, and
+    sources paused at the high-water mark resume only once the count falls to the low
+    one, so the flows must hold well under the low mark, or they would wait forever
+    for the input that closes their windows (a one-record high mark stops at the
+    first quote, silently). Here they hold at most 7 records at once, against a low
+    mark of 32; records are still handed over one at a time (batches of 1), and that,
+    not the watermarks, keeps the trader and the risk agent in step (see the module's
+    docstring). Over Kafka the partition's window (`KAFKA_WINDOW`) must be far wider:
+    it counts every record after the oldest unacknowledged one, and an alert waits in
+    its digest window for the next alert past the window's end (up to ~130 records
+    later in this session; a window of 50 stops there).
 
     With ``kafka_topic`` (see `publish_to_kafka`) the session is read from that topic
     instead of the file, and the signals also go to the ``trading_signals`` topic.
     """
     out = out_dir if out_dir is not None else DEFAULT_OUT
     out.mkdir(parents=True, exist_ok=True)
-    for name in (SIGNALS_FILE, DEAD_LETTERS_FILE):
+    for name in (SIGNALS_FILE, VWAP_FILE, DEAD_LETTERS_FILE):
         (out / name).unlink(missing_ok=True)
 
-    pipeline = Pipeline(
-        "trading",
-        dead_letters=out / DEAD_LETTERS_FILE,
-        watermarks=Watermarks(high=1, low=0),
-    )
+    pipeline = Pipeline("trading", dead_letters=out / DEAD_LETTERS_FILE, watermarks=WATERMARKS)
     if kafka_topic is None:
         source: Source = FileSource(
             data,
@@ -216,17 +358,39 @@ def build_pipeline(
             config=kafka,
             name="market",
             start="earliest",
-            window=Watermarks(high=1, low=0),
+            window=KAFKA_WINDOW,
             batch_size=1,
             stop_when_idle=2.0,
         )
     pipeline.add_source(source)
     portfolio = Portfolio()
+
+    def symbol(quote: AgentEvent) -> str:
+        return str(quote.payload["symbol"])
+
+    @pipeline.agent(
+        "vwap",
+        subscription=TRADED_QUOTES,
+        flow=[by_key(symbol, tumbling(VWAP_SECONDS))],
+        flow_time=EventTime(),
+    )
+    def vwap(quotes: list[AgentEvent]) -> AgentEvent:
+        return vwap_of(quotes)
+
     pipeline.add_agent(TradingAgent(portfolio))
 
     @pipeline.agent("risk", subscription="type = alert AND priority < 3")
     def risk(event: AgentEvent) -> list[AgentEvent]:
         return on_urgent_alert(portfolio, event)
+
+    @pipeline.agent(
+        "alert_digest",
+        subscription="type = alert",
+        flow=[tumbling(DIGEST_SECONDS)],
+        flow_time=EventTime(),
+    )
+    def alert_digest(alerts: list[AgentEvent]) -> AgentEvent:
+        return digest_of(alerts)
 
     @pipeline.agent("news", subscription=where_content("volatility") & where_type("news"))
     def news(event: AgentEvent) -> AgentEvent:
@@ -234,12 +398,17 @@ def build_pipeline(
             "headline": event.payload.get("headline"),
             "symbols": event.payload.get("symbols", []),
         }
-        return event.derive("volatility_warning", payload, priority=4, timestamp=event.timestamp)
+        event_id = stable_id("volatility_warning", event.event_id)
+        return event.derive(
+            "volatility_warning", payload, event_id=event_id, priority=4, timestamp=event.timestamp
+        )
 
     outputs = where(
-        "type IN ('trade_signal*', 'position_closed', 'trading_paused', 'volatility_warning')"
+        "type IN ('trade_signal*', 'position_closed', 'trading_paused', 'volatility_warning', "
+        "'alert_digest')"
     )
     pipeline.add_sink(FileSink(out / SIGNALS_FILE, outputs, name="signals"))
+    pipeline.add_sink(FileSink(out / VWAP_FILE, where("type = vwap"), name="vwap_log"))
     if kafka_topic is not None:
         pipeline.add_sink(KafkaSink(SIGNALS_TOPIC, outputs, name="kafka-signals", config=kafka))
     return pipeline
@@ -269,17 +438,22 @@ def trader_of(pipeline: Pipeline) -> TradingAgent:
 def summary(pipeline: Pipeline, produced: Counter[str]) -> Table:
     """The session's headline numbers."""
     trader = trader_of(pipeline)
+    stats = pipeline.stats()
+    vwap, digest = stats["vwap"], stats["alert_digest"]
     table = Table(title="Trading session")
     table.add_column("metric")
     table.add_column("value", justify="right")
     rows = (
         ("events in", pipeline.counters.ingested),
+        ("quotes in → vwap handler calls", f"{vwap.received} → {vwap.processed}"),
+        ("VWAP windows", produced["vwap"]),
         ("trade signals out", produced["trade_signal"]),
         ("positions closed", produced["position_closed"]),
         ("trading paused", produced["trading_paused"]),
-        ("volatility warnings", produced["volatility_warning"]),
-        ("quotes skipped while paused", trader.skipped_while_paused),
+        ("windows skipped while halted", trader.skipped_while_paused),
         ("spikes capped by position limit", trader.capped),
+        ("alerts in → alert digests", f"{digest.received} → {produced['alert_digest']}"),
+        ("volatility warnings", produced["volatility_warning"]),
         ("dead letters", pipeline.counters.dead_letters),
     )
     for label, value in rows:
@@ -288,9 +462,10 @@ def summary(pipeline: Pipeline, produced: Counter[str]) -> Table:
 
 
 def stats_table(pipeline: Pipeline) -> Table:
-    """`Pipeline.stats` as a rich table, without the columns that are 0 after a run."""
+    """`Pipeline.stats` as a rich table, without the columns that are 0 in every row
+    (in flight and queued after a run; failures, retries and dead letters when none)."""
     header, *rows = pipeline.stats().rows()
-    keep = [i for i, title in enumerate(header) if title not in IDLE_COLUMNS]
+    keep = [i for i in range(len(header)) if i == 0 or any(row[i] != "0" for row in rows)]
     table = Table(title="Agents and sinks", box=box.SIMPLE_HEAD)
     for i in keep:
         table.add_column(header[i], justify="left" if i == 0 else "right")
@@ -327,6 +502,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     console.print(summary(pipeline, produced))
     console.print(stats_table(pipeline))
     console.print(f"signals: {args.out / SIGNALS_FILE}")
+    console.print(f"VWAP windows: {args.out / VWAP_FILE}")
 
 
 if __name__ == "__main__":

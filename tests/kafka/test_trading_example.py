@@ -1,12 +1,10 @@
-"""The trading example over Kafka gives the same session as over the file."""
+"""The trading example over Kafka gives the same session as over the file, byte for byte."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 import sys
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -36,10 +34,14 @@ async def test_trading_over_kafka_matches_the_file_run(
     assert over_kafka.returncode == 0, over_kafka.stderr
     assert from_file.returncode == 0, from_file.stderr
 
-    def signals(folder: str) -> Counter[str]:
-        lines = (tmp_path / folder / "signals.jsonl").read_text().splitlines()
-        return Counter(json.loads(line)["event_type"] for line in lines)
+    def lines(folder: str, name: str) -> list[str]:
+        return (tmp_path / folder / name).read_text().splitlines()
 
-    assert signals("kafka") == signals("file")
-    assert signals("kafka")["trade_signal"] > 0
+    # The windows reach the trader in the same order; the event ids are made from
+    # content, so every output is the same line. The signals file's line order may
+    # differ: its sink handles the most urgent output first among those waiting.
+    assert lines("kafka", "vwap.jsonl") == lines("file", "vwap.jsonl")
+    assert sorted(lines("kafka", "signals.jsonl")) == sorted(lines("file", "signals.jsonl"))
+    assert any('"trade_signal"' in line for line in lines("kafka", "signals.jsonl"))
+    assert any('"alert_digest"' in line for line in lines("kafka", "signals.jsonl"))
     assert "events in" in over_kafka.stdout
