@@ -316,3 +316,30 @@ async def test_a_key_function_that_raises_dead_letters_that_event_at_the_flow_st
     assert letter.event.event_id == bad.event_id
     assert letter.error_type == "KeyError"
     assert len(source.acked) == 3
+
+
+async def test_event_time_windows_holding_more_than_the_watermarks_still_close(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # 10 events a second of event time: a window holds 10, the watermarks allow 5.
+    marks = Watermarks(high=5, low=4)
+    pipeline = Pipeline("tight", dead_letters=MemoryDeadLetters(), watermarks=marks)
+    source = pipeline.add_source(RecordingSource([tick(n, seconds=n / 10) for n in range(100)]))
+    windows: list[int] = []
+
+    @pipeline.agent(subscription="type = tick", flow=[tumbling(1.0)], flow_time=EventTime())
+    def per_second(ticks: list[AgentEvent]) -> None:
+        windows.append(len(ticks))
+
+    await asyncio.wait_for(pipeline.run(), 10)
+    assert windows == [10] * 10
+    assert len(source.acked) == 100
+    assert "reading on" in caplog.text
+
+
+def test_a_count_batch_may_hold_up_to_the_low_watermark() -> None:
+    marks = Watermarks(high=100, low=50)
+    pipeline = Pipeline("edge", dead_letters=MemoryDeadLetters(), watermarks=marks)
+    pipeline.add_agent(Agent(lambda e: None, id="fits", flow=[batch(51)]))  # holds 50
+    with pytest.raises(ConfigurationError, match="resume only at 50"):
+        pipeline.add_agent(Agent(lambda e: None, id="too_big", flow=[batch(52)]))

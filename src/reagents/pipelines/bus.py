@@ -84,13 +84,13 @@ class Bus:
         return runner
 
     def _check_hold(self, agent_id: str, hold: int) -> None:
-        high = self.flow.marks.high
-        if hold >= high:
+        marks = self.flow.marks
+        if hold > marks.low:
             raise ConfigurationError(
                 f"agent {agent_id!r}: its flow may hold {hold} events waiting for more "
-                f"input, but sources pause at {high} in flight (Watermarks.high), so it could "
-                "wait forever: give the batch a time limit (within=...), use a smaller "
-                "count or max_keys, or raise the pipeline's watermarks"
+                f"input, but sources pause at {marks.high} in flight and resume only at "
+                f"{marks.low} (Watermarks), so it could wait forever: give the batch a time "
+                "limit (within=...), use a smaller count or max_keys, or raise the watermarks"
             )
 
     def add_sink(self, sink: Sink) -> AgentRunner:

@@ -45,6 +45,7 @@ class Lifecycle:
         self.inbox = inbox
         self._bus = bus
         self._drain_timeout = 30.0
+        self._over_committed = False
         self._stopping: asyncio.Event | None = None
         self._started = asyncio.Event()
         self._ended = asyncio.Event()
@@ -221,6 +222,30 @@ class Lifecycle:
             self.running = False
             self._ended.set()
 
+    async def _wait_for_room(self) -> None:
+        """Wait until the in-flight count is down to the low watermark.
+
+        Unless only flows hold the work in flight (every runner idle): their windows
+        wait for more input (event time, a count) that a paused source would never
+        bring, so reading goes on, and the flows' own windows bound what is held.
+        """
+        flow, runners = self._bus.flow, self._bus.runners()
+        if not any(r.flow is not None for r in runners):
+            await flow.wait_for_room()
+            return
+        while not flow.has_room:
+            if all(r.idle for r in runners):
+                if not self._over_committed:
+                    self._over_committed = True
+                    logger.warning(
+                        "pipeline %s: agents' flows hold %d events (watermarks %d/%d) and "
+                        "wait for more input: reading on; raise the watermarks above what "
+                        "the windows hold to keep within them",
+                        *(self.name, flow.in_flight, self.watermarks.high, self.watermarks.low),
+                    )
+                return
+            await flow.wait_change()
+
     async def _pump(self, source: Source) -> None:
         bus = self._bus
         try:
@@ -230,7 +255,7 @@ class Lifecycle:
                 if flow.has_room:
                     await asyncio.sleep(0)  # let agents, timers and stop() run between batches
                 else:
-                    await flow.wait_for_room()
+                    await self._wait_for_room()
         except asyncio.CancelledError:
             raise
         except Exception as error:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncGenerator, Iterable, Sequence
 from typing import TYPE_CHECKING, Literal
@@ -40,6 +41,9 @@ if TYPE_CHECKING:
     from aiokafka import AIOKafkaConsumer
 
 __all__ = ["Flushable", "KafkaSource", "StartAt"]
+
+_log = logging.getLogger(__name__)
+_STUCK_AFTER = 60.0  # seconds every partition may stay paused before a warning
 
 
 class KafkaSource(Source):
@@ -133,6 +137,7 @@ class KafkaSource(Source):
         self._closed = False
         self.consumed = 0
         self.pauses = 0
+        self._warned_stuck = False
 
     # -- looking -------------------------------------------------------------------------
 
@@ -219,6 +224,7 @@ class KafkaSource(Source):
     async def _poll_loop(self, consumer: AIOKafkaConsumer) -> None:
         next_commit = time.monotonic() + self.commit_interval
         idle_since = time.monotonic()
+        stuck_since: float | None = None
         try:
             while not self._stopping:
                 if self._backlog.count >= self.max_poll_records:  # one poll ahead is enough
@@ -227,11 +233,13 @@ class KafkaSource(Source):
                         await asyncio.wait_for(self._taken.wait(), self.poll_timeout_ms / 1000)
                 room = self._update_pauses(consumer)
                 if room <= 0 and self._parts:  # all paused: wait for the low mark, then poll
+                    stuck_since = self._warn_if_stuck(stuck_since)
                     self._room.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._room.wait(), self.poll_timeout_ms / 1000)
                     polled = await consumer.getmany(timeout_ms=0, max_records=1)
                 else:
+                    stuck_since = None
                     polled = await consumer.getmany(
                         timeout_ms=self.poll_timeout_ms,
                         max_records=max(1, min(room, self.max_poll_records)),
@@ -255,6 +263,19 @@ class KafkaSource(Source):
             self._failure = error
         finally:
             self._wakeup.set()
+
+    def _warn_if_stuck(self, since: float | None) -> float:
+        """Warn once if every partition stayed paused for a minute (a flow's window may
+        hold records and wait for input this window does not let in)."""
+        now = time.monotonic()
+        if since is not None and now - since > _STUCK_AFTER and not self._warned_stuck:
+            self._warned_stuck = True
+            _log.warning(
+                "%s: every partition paused for %.0f s with %d records unacknowledged: if an "
+                "agent's flow holds them waiting for more input, raise window=Watermarks(...)",
+                *(self.name, now - since, self.in_flight),
+            )
+        return since if since is not None else now
 
     def _update_pauses(self, consumer: AIOKafkaConsumer) -> int:
         """Pause full partitions, resume drained ones; return the free window."""
