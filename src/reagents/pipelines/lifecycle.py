@@ -27,6 +27,8 @@ __all__ = ["Lifecycle", "SourceFailedError"]
 
 logger = logging.getLogger(__name__)
 
+_STALL_CHECK = 0.02  # seconds between looks for flows that wait on a paused source
+
 
 class SourceFailedError(ReagentsError, RuntimeError):
     """A source raised while being read; the pipeline stops and names it."""
@@ -244,7 +246,9 @@ class Lifecycle:
                         *(self.name, flow.in_flight, self.watermarks.high, self.watermarks.low),
                     )
                 return
-            await flow.wait_change()
+            # A look every few ms, not a wake-up per release: pausing stays cheap.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(flow.wait_for_room(), _STALL_CHECK)
 
     async def _pump(self, source: Source) -> None:
         bus = self._bus
