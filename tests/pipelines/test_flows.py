@@ -343,3 +343,10 @@ def test_a_count_batch_may_hold_up_to_the_low_watermark() -> None:
     pipeline.add_agent(Agent(lambda e: None, id="fits", flow=[batch(51)]))  # holds 50
     with pytest.raises(ConfigurationError, match="resume only at 50"):
         pipeline.add_agent(Agent(lambda e: None, id="too_big", flow=[batch(52)]))
+
+
+def test_a_side_input_must_be_named_by_a_subscription() -> None:
+    pipeline = Pipeline("sides", dead_letters=MemoryDeadLetters())
+    agent = Agent(lambda pair: None, id="pricer", flow=[with_latest_from(42)])
+    with pytest.raises(ConfigurationError, match=r"with_latest_from\(\): name the other stream"):
+        pipeline.add_agent(agent)

@@ -22,6 +22,7 @@ from reactivex import Observable, abc
 from reactivex.disposable import Disposable
 
 from reagents.delivery import Held
+from reagents.errors import ConfigurationError
 from reagents.operators._flow import Flow, FlowContext, build_flow
 from reagents.operators.expression import where
 from reagents.operators.filters import Filter
@@ -73,7 +74,7 @@ class _Context(FlowContext):
     def side_input(self, subscription: object, name: str) -> Observable[Held[Any]]:
         chosen = where(subscription) if isinstance(subscription, str) else subscription
         if not isinstance(chosen, Filter):
-            raise TypeError(f"{name}(): name the other stream with a where() expression")
+            raise ConfigurationError(f"{name}(): name the other stream with a where() expression")
         inlet = Inlet()
         self._stage.sides.append(SideInput(chosen, inlet, self._stage))
         return Flow(inlet.subscribe, context=self)
