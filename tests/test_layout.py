@@ -73,7 +73,9 @@ def imports_of(path: Path) -> set[str]:
                     package = package[:-1]
                 base = ".".join([*package[: len(package) - node.level + 1], node.module])
             if base.startswith("reagents"):
-                found.add(base)
+                # ``from reagents.x import y``: y may be a module (an arrow to x.y) or a
+                # name defined in x (graph() trims x.y back to x when it is no module).
+                found.update(f"{base}.{alias.name}" for alias in node.names)
     return found
 
 
