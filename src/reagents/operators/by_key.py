@@ -49,13 +49,21 @@ class _Inlet:
         return Disposable()
 
 
+class _NoSideInputs(FlowContext):
+    def side_input(self, subscription: object, name: str) -> Observable[Held[Any]]:
+        raise ConfigurationError(
+            f"{name}() inside by_key(...) is not supported: put it before by_key "
+            "(the pairs then go to each key's sub-flow)"
+        )
+
+
 def by_key(
     key: Callable[[T], Hashable], *inner: FlowOperator[Any, Any], max_keys: int = 1_000
 ) -> FlowOperator[T, U]:
     """Split by ``key(value)``; run ``inner`` per key; merge what the keys emit."""
     if max_keys < 1:
         raise ConfigurationError(f"max_keys must be >= 1, got {max_keys}")
-    probe: Observable[Held[Any]] = Flow(_Inlet().subscribe, context=FlowContext())
+    probe: Observable[Held[Any]] = Flow(_Inlet().subscribe, context=_NoSideInputs())
     probe = probe.pipe(*inner)
     if not isinstance(probe, Flow):
         flow_input(probe, "by_key")  # raises, naming the problem
@@ -69,46 +77,50 @@ def by_key(
             observer: abc.ObserverBase[Held[U]],
             scheduler_: abc.SchedulerBase | None = None,
         ) -> abc.DisposableBase:
-            groups: OrderedDict[Hashable, tuple[_Inlet, abc.DisposableBase]] = OrderedDict()
+            groups: OrderedDict[Hashable, _Inlet] = OrderedDict()
+            closing: set[_Inlet] = set()  # completed, still sending (a throttle's queue)
+            subscriptions: list[abc.DisposableBase] = []
             source_done = [False]
 
-            def finished(group_key: Hashable, inlet: _Inlet) -> None:
-                if group_key in groups and groups[group_key][0] is inlet:
-                    del groups[group_key]
-                if source_done[0] and not groups:
+            def finished(inlet: _Inlet) -> None:
+                closing.discard(inlet)
+                if source_done[0] and not groups and not closing:
                     observer.on_completed()
 
             def open_group(group_key: Hashable) -> _Inlet:
                 inlet = _Inlet()
                 chain: Observable[Held[Any]] = Flow(inlet.subscribe, context=flow.context)
-                subscription = chain.pipe(*inner).subscribe(
-                    observer.on_next,
-                    observer.on_error,
-                    lambda: finished(group_key, inlet),
-                    scheduler=scheduler_,
+                groups[group_key] = inlet
+                subscriptions.append(
+                    chain.pipe(*inner).subscribe(
+                        observer.on_next,
+                        observer.on_error,
+                        lambda: finished(inlet),
+                        scheduler=scheduler_,
+                    )
                 )
-                groups[group_key] = (inlet, subscription)
                 if len(groups) > max_keys:
-                    oldest = next(iter(groups))
-                    close_group(oldest)
+                    close_group(next(iter(groups)))
                 return inlet
 
             def close_group(group_key: Hashable) -> None:
-                inlet, _ = groups[group_key]
+                # Out of `groups` first: the key's next value opens a fresh sub-flow
+                # even while this one is still sending what it held.
+                inlet = groups.pop(group_key)
+                closing.add(inlet)
                 if inlet.observer is not None:
                     inlet.observer.on_completed()
 
             def on_next(held: Held[T]) -> None:
                 try:
                     group_key = key(held.value)
+                    inlet = groups.get(group_key)  # an unhashable key raises here
                 except Exception as error:
                     held.fail(error)
                     return
-                group = groups.get(group_key)
-                if group is None:
+                if inlet is None:
                     inlet = open_group(group_key)
                 else:
-                    inlet = group[0]
                     groups.move_to_end(group_key)
                 if inlet.observer is not None:
                     inlet.observer.on_next(held)
@@ -117,11 +129,11 @@ def by_key(
                 source_done[0] = True
                 for group_key in list(groups):
                     close_group(group_key)
-                if not groups:
+                if not groups and not closing:
                     observer.on_completed()
 
             def dispose() -> None:
-                for _, subscription in groups.values():
+                for subscription in subscriptions:
                     subscription.dispose()
 
             subscription = flow.subscribe(

@@ -43,10 +43,11 @@ def distinct_until_changed(key: Callable[[T], Hashable] = _identity) -> FlowOper
             def on_next(held: Held[T]) -> None:
                 try:
                     current = key(held.value)
+                    repeated = bool(previous) and bool(previous[0] == current)
                 except Exception as error:
                     held.fail(error)
                     return
-                if previous and previous[0] == current:
+                if repeated:
                     held.release()
                     return
                 previous[:] = [current]

@@ -9,15 +9,18 @@ value's receipts::
     each(filter):    -a---c-|      b emitted nothing: released at once
     each(flat_map):  -(a1,a2)...   both outputs share a's receipts
 
-An operator that emits later, on a timer (``delay``, ``debounce``, ``buffer_with_time``)
-is not element-wise: it fails the flow with an error naming `each` (the operator runs
-on the immediate scheduler, which refuses to wait); use the flow operators for time.
+Operators that combine, hold or time values (``buffer_with_count``, ``pairwise``,
+``delay``, ``debounce``...) are refused at declaration, naming the flow operator to use
+instead; one that still wants a timer fails each value it gets (dead-lettered with a
+`NotElementWiseError`: the operator runs on the immediate scheduler, which refuses to
+wait), and the flow goes on.
 A callback that raises (``map``'s function) dead-letters that value; the operator is
 subscribed again for the next one.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -27,6 +30,7 @@ from reactivex.internal.exceptions import WouldBlockException
 from reactivex.scheduler import ImmediateScheduler
 
 from reagents.delivery import Held
+from reagents.errors import ConfigurationError
 from reagents.operators._flow import FlowOperator, derived, flow_input
 
 __all__ = ["each"]
@@ -34,6 +38,8 @@ __all__ = ["each"]
 T = TypeVar("T")
 U = TypeVar("U")
 
+
+_log = logging.getLogger(__name__)
 
 _LATER = (
     "the operator given to each() wants to emit later, not while handling one input: "
@@ -45,8 +51,49 @@ class NotElementWiseError(RuntimeError):
     """The operator given to `each` emitted a value outside the handling of one input."""
 
 
+# reactivex operators that combine, hold or time values: what to use in a flow instead.
+_NOT_ELEMENT_WISE = {
+    "buffer_with_count": "batch(count)",
+    "buffer_with_time": "batch(count, within=) or tumbling(size)",
+    "buffer_with_time_or_count": "batch(count, within=)",
+    "window_with_count": "batch(count)",
+    "window_with_time": "tumbling(size) or hopping(size, every=)",
+    "window_with_time_or_count": "batch(count, within=)",
+    "pairwise": "scan(accumulator, seed)",
+    "scan": "reagents' scan(accumulator, seed)",
+    "reduce": "scan(accumulator, seed)",
+    "to_iterable": "batch(count, within=)",
+    "group_by": "by_key(key, *operators)",
+    "delay": "debounce or throttle",
+    "debounce": "reagents' debounce(duration)",
+    "throttle_first": "reagents' throttle_first(duration)",
+    "throttle_with_timeout": "reagents' debounce(duration)",
+    "sample": "reagents' sample(interval)",
+    "timeout": "an agent's timeout=",
+    "skip_last": "a flow operator that holds values with their acks",
+    "take_last": "a flow operator that holds values with their acks",
+    "last": "a flow operator that holds values with their acks",
+    "average": "scan(accumulator, seed)",
+    "count": "scan(accumulator, seed)",
+    "sum": "scan(accumulator, seed)",
+    "max": "scan(accumulator, seed)",
+    "min": "scan(accumulator, seed)",
+}
+
+
 def each(operator: Callable[[Observable[T]], Observable[U]]) -> FlowOperator[T, U]:
-    """Apply an element-wise reactivex ``operator`` to the values of a flow."""
+    """Apply an element-wise reactivex ``operator`` to the values of a flow.
+
+    Raises:
+        ConfigurationError: at declaration, for a reactivex operator known to combine,
+            hold or time values (its output would not carry its inputs' acks).
+    """
+    name = _name(operator)
+    if name in _NOT_ELEMENT_WISE:
+        raise ConfigurationError(
+            f"each({name}) would emit values that do not carry the acknowledgements of "
+            f"the inputs they were made from: use {_NOT_ELEMENT_WISE[name]} instead"
+        )
 
     def _each(source: Observable[Held[T]]) -> Observable[Held[U]]:
         flow = flow_input(source, "each")
@@ -63,8 +110,8 @@ def each(operator: Callable[[Observable[T]], Observable[U]]) -> FlowOperator[T, 
             inner = SerialDisposable()
 
             def emitted(value: U) -> None:
-                if not handling:
-                    observer.on_error(NotElementWiseError(_LATER))
+                if not handling:  # its input was released already: nothing to carry
+                    _log.error("each(%s) emitted a value later; dropped: %s", name, _LATER)
                     return
                 outputs.append(value)
 
@@ -104,8 +151,7 @@ def each(operator: Callable[[Observable[T]], Observable[U]]) -> FlowOperator[T, 
                     handling = False
                 if error is not None:
                     if isinstance(error, WouldBlockException):
-                        observer.on_error(NotElementWiseError(_LATER))
-                        return
+                        error = NotElementWiseError(f"each({name}): {_LATER}")
                     held.fail(error)
                     outputs.clear()
                     connect()

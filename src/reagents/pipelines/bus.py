@@ -189,7 +189,21 @@ class Bus:
         ack.hold(len(targets))
         self.flow.acquire(len(targets))
         for runner in targets:
-            runner.submit(Delivery(event, ack, depth))
+            delivery = Delivery(event, ack, depth)
+            try:
+                runner.submit(delivery)
+            except Exception as error:  # a flow that raised: that delivery alone fails
+                self._not_taken(runner.agent.id, delivery, error)
+
+    def _not_taken(self, agent_id: str, delivery: Delivery, error: Exception) -> None:
+        self.dead_letter(
+            DeadLetter.from_error(FailureStage.FLOW, error, event=delivery.event, agent_id=agent_id)
+        )
+        if delivery.owner is None:
+            self.finished(delivery)
+        else:  # it entered the flow: its holds settle it
+            while delivery.holders > 0:
+                delivery.release()
 
     def _addressed(self, event: AgentEvent) -> list[AgentRunner | _SideRoute]:
         # Addressed to agents of this pipeline: delivered to them. Addressed to agents
@@ -270,5 +284,5 @@ class _SideRoute:
         self.id = runner.id
 
     def submit(self, delivery: Delivery) -> None:
-        delivery.owner = self.runner
+        self.runner.enter(delivery)
         self.side.stage.push_side(self.side, delivery)

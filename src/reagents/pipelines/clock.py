@@ -85,9 +85,15 @@ class EventClock(HistoricalScheduler):
         self._started = False
 
     def time_of(self, held: Held[Any]) -> datetime:
-        """A value's time: the newest timestamp among the events it was made from."""
-        times = [r.event.timestamp for r in held.receipts if isinstance(r, Delivery)]
-        return max(times) if times else self.now
+        """A value's time: the timestamp of the last event it was made from.
+
+        (A batch's last member; a pair's own value, which comes after the joined
+        event: a side stream's newer timestamp never makes the pair late.)
+        """
+        for receipt in reversed(held.receipts):
+            if isinstance(receipt, Delivery):
+                return receipt.event.timestamp
+        return self.now
 
     def observe(self, timestamp: datetime) -> None:
         """An event of ``timestamp`` arrived: move the watermark on, firing due timers."""
@@ -97,6 +103,11 @@ class EventClock(HistoricalScheduler):
             self._clock = mark  # the first event sets the start; earlier timers: none
         if mark > self.now:
             self.advance_to(mark)
+
+    def run_due(self) -> None:
+        """Fire every pending timer in time order (the end of the input: no later
+        event will move the watermark); the clock stops at the last one."""
+        self.start()
 
     def advance_by_seconds(self, seconds: float) -> None:
         """Move the watermark on by ``seconds`` (a quiet stream's idle timeout)."""

@@ -38,10 +38,13 @@ ERROR_TYPE = "agent_error"
 
 
 class DeliveryOwner(Protocol):
-    """The runner a delivery went into a flow through: it settles the delivery."""
+    """The runner a delivery went into a flow through: it counts holds and settles it."""
 
-    def settle(self, delivery: Delivery) -> None:
-        """The last holder released ``delivery``: it is done."""
+    def add_hold(self) -> None:
+        """One more hold on a delivery of this flow (it entered, or was shared)."""
+
+    def let_go(self, delivery: Delivery) -> None:
+        """One hold on ``delivery`` ended; at the last one it is done."""
 
     def flow_failed(self, delivery: Delivery, error: Exception) -> None:
         """A flow operator could not go on with ``delivery``: dead-letter it."""
@@ -90,12 +93,14 @@ class Delivery:
     def release(self) -> None:
         """One holder is done; the last one settles the delivery."""
         self.holders -= 1
-        if self.holders == 0 and self.owner is not None:
-            self.owner.settle(self)
+        if self.owner is not None:
+            self.owner.let_go(self)
 
     def share(self) -> None:
         """One more holder (the event was copied into a second window)."""
         self.holders += 1
+        if self.owner is not None:
+            self.owner.add_hold()
 
     def fail(self, error: Exception) -> None:
         """A flow operator's callback raised on this event: dead-letter it, then release."""

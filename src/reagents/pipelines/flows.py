@@ -94,7 +94,10 @@ class FlowStage:
         self.flow = build_flow(agent.flow, head, agent.id)
         self._scheduler: abc.SchedulerBase | None = None
         self._clock: EventClock | None = None
-        self._subscription: abc.DisposableBase | None = None
+        self._subscriptions: list[abc.DisposableBase] = []
+        self._generation = 0
+        self._fresh = True  # the current chain has had no input yet
+        self._running = False
         self._idle_timer: asyncio.TimerHandle | None = None
         self._last_input = 0.0
 
@@ -106,6 +109,7 @@ class FlowStage:
     def start(self) -> None:
         """Subscribe the flow on the agent's clock (once per run)."""
         loop = asyncio.get_running_loop()
+        self._running = True
         if isinstance(self.time, EventTime):
             self._clock = EventClock(self.time.lateness)
             self._scheduler = self._clock
@@ -116,8 +120,17 @@ class FlowStage:
         self._subscribe()
 
     def _subscribe(self) -> None:
-        self._subscription = self.flow.subscribe(
-            self._output, self._crashed, self._completed, scheduler=self._scheduler
+        """A fresh chain; the inlet's pushes go to it from now on."""
+        self._generation += 1
+        self._fresh = True
+        generation = self._generation
+
+        def completed() -> None:
+            if self._running and generation == self._generation:
+                self._subscribe()  # the chain ended on its own (take_while...): again
+
+        self._subscriptions.append(
+            self.flow.subscribe(self._output, self._crashed, completed, scheduler=self._scheduler)
         )
 
     def push(self, delivery: Delivery) -> None:
@@ -128,33 +141,37 @@ class FlowStage:
         observer = self._inlet.observer
         if observer is None:  # not running: the delivery stays unacknowledged
             return
+        self._fresh = False
         observer.on_next(Held(delivery.event, (delivery,)))
 
     def push_side(self, side: SideInput, delivery: Delivery) -> None:
-        """One event of a side input into the flow."""
-        if self._clock is not None:
-            self._clock.observe(delivery.event.timestamp)
+        """One event of a side input (it does not move this flow's event time)."""
+        self._fresh = False
         if side.inlet.observer is not None:
             side.inlet.observer.on_next(Held(delivery.event, (delivery,)))
 
     def flush(self) -> None:
-        """Send what the flow holds (complete it), then subscribe it again afresh."""
+        """Complete the chain (open windows and batches are sent) and start a fresh one.
+
+        The fresh chain takes new input at once, while the old one finishes what it
+        still has to send (a throttle's queue).
+        """
         observer = self._inlet.observer
-        if observer is not None:
+        if observer is not None and not self._fresh:
+            self._subscribe()
             observer.on_completed()
+        if self._clock is not None:  # event time: what waits for a later watermark runs now
+            self._clock.run_due()
 
     def stop(self) -> None:
         """Unsubscribe; what the flow still holds stays unacknowledged (redelivered)."""
+        self._running = False
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
-        subscription, self._subscription = self._subscription, None
-        if subscription is not None:
+        subscriptions, self._subscriptions = self._subscriptions, []
+        for subscription in subscriptions:
             subscription.dispose()
-
-    def _completed(self) -> None:
-        if self._subscription is not None:  # flushed, not stopped: start afresh
-            self._subscribe()
 
     def _crashed(self, error: Exception) -> None:
         logger.error(
@@ -164,7 +181,7 @@ class FlowStage:
             type(error).__name__,
             error,
         )
-        if self._subscription is not None:
+        if self._running:
             self._subscribe()
 
     def _arm_idle(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:

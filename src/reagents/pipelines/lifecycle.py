@@ -162,22 +162,40 @@ class Lifecycle:
         """Return once nothing is in flight and the inbox is empty.
 
         When only agents' flows still hold work (open windows, partial batches, with
-        every runner idle), the flows are flushed: at the end of the input a window
-        does not wait for input that will not come.
+        every runner idle), the first flow that holds something (in the order agents
+        were added) is flushed, and the pipeline settles again before the next: at the
+        end of the input a window does not wait for input that will not come, and a
+        flow downstream is flushed only after what the upstream flush produced reached
+        it. Flows holding nothing keep their state (a joined stream's latest event).
         """
         flow = self._bus.flow
         runners = self._bus.runners()
-        stages = [r.flow for r in runners if r.flow is not None]
-        if not stages:
+        if not any(r.flow is not None for r in runners):
             await self.wait_idle()
             return
+        flushed: set[str] = set()  # since the last change of the in-flight count
         while not self._idle():
             if not flow.idle and len(self.inbox) == 0 and all(r.idle for r in runners):
-                for stage in stages:
-                    stage.flush()
-                if flow.idle:
+                holding = [r for r in runners if r.flow is not None and r.flow_holds > 0]
+                if not holding:
+                    self._leaked(flow.in_flight)
+                    return
+                fresh = [r for r in holding if r.id not in flushed]
+                if fresh:
+                    flushed.add(fresh[0].id)
+                    fresh[0].flow.flush()  # type: ignore[union-attr]
                     continue
+                # Flushed flows still hold values their timers will send (a throttle).
             await flow.wait_change()
+            flushed.clear()
+
+    def _leaked(self, count: int) -> None:
+        logger.error(
+            "pipeline %s: %d deliveries in flight that no agent, queue or flow holds (a "
+            "flow failed?); ending without acknowledging them (they will be delivered again)",
+            self.name,
+            count,
+        )
 
     async def _drain(self) -> None:
         flow = self._bus.flow

@@ -33,8 +33,9 @@ from reagents.pipelines.deliveries import (
     complete,
 )
 from reagents.pipelines.flows import FlowStage
+from reagents.pipelines.pacing import Pacer
 from reagents.pipelines.stats import AgentStats, StatsSnapshot
-from reagents.policies import PriorityFifo, TokenBucket
+from reagents.policies import PriorityFifo
 from reagents.sinks.agent import Agent
 from reagents.sinks.outputs import collect_outputs
 
@@ -64,9 +65,9 @@ class AgentRunner:
         self._idle_workers: deque[asyncio.Future[None]] = deque()
         self._workers: list[asyncio.Task[None]] = []
         self._retries: set[asyncio.TimerHandle] = set()
-        self._bucket: TokenBucket | None = None
-        self._pacing = asyncio.Lock()
+        self._pacer: Pacer | None = None
         self._taken = 0  # items workers took (pacing or handling)
+        self.flow_holds = 0  # holds on deliveries in the flow or its queued outputs
         self.flow = FlowStage(agent, self._accept) if agent.flow is not None else None
 
     @property
@@ -95,26 +96,40 @@ class AgentRunner:
             delivery.enqueued_at = time.perf_counter()
             self._enqueue(delivery)
         elif self._valid_input(delivery):
-            delivery.owner = self
+            self.enter(delivery)
             self.flow.push(delivery)
+
+    def enter(self, delivery: Delivery) -> None:
+        """``delivery`` goes into this agent's flow: count its hold, settle it here."""
+        delivery.owner = self
+        self.flow_holds += 1
 
     def _accept(self, held: Held[Any]) -> None:
         item = FlowItem(held)
         item.enqueued_at = time.perf_counter()
         self._enqueue(item)
 
-    def settle(self, delivery: Delivery) -> None:
-        """A delivery that went into the flow is done (dropped, or its output handled)."""
-        self._host.finished(delivery)
+    def add_hold(self) -> None:
+        """One more hold on a delivery of the flow (it entered, or was shared)."""
+        self.flow_holds += 1
+
+    def let_go(self, delivery: Delivery) -> None:
+        """A hold ended (dropped, superseded, or its output handled); the last settles."""
+        self.flow_holds -= 1
+        if delivery.holders == 0:
+            self._host.finished(delivery)
 
     def flow_failed(self, delivery: Delivery, error: Exception) -> None:
-        """A flow operator could not go on with ``delivery``: dead-letter it."""
+        """A flow operator could not go on with ``delivery``: dead-letter it (and answer
+        it, if it was addressed to this agent)."""
         self.stats.dead_lettered += 1
+        event = delivery.event
         self._host.dead_letter(
-            DeadLetter.from_error(
-                FailureStage.FLOW, error, event=delivery.event, agent_id=self.agent.id
-            )
+            DeadLetter.from_error(FailureStage.FLOW, error, event=event, agent_id=self.agent.id)
         )
+        if self.agent.id in event.target_agents:
+            answer = agent_error(event, self.agent.id, error, FailureStage.FLOW, 1)
+            self._host.emit([answer], delivery.ack, delivery.depth)
 
     def _valid_input(self, delivery: Delivery) -> bool:
         validator = self.agent.input_validator
@@ -150,7 +165,7 @@ class AgentRunner:
         if self._workers:
             return
         if self.agent.rate_limit is not None:
-            self._bucket = TokenBucket(self.agent.rate_limit, asyncio.get_running_loop().time())
+            self._pacer = Pacer(self.agent.rate_limit)
         self._workers = [
             asyncio.create_task(self._work(), name=f"reagents:{self.agent.id}:{n}")
             for n in range(self.agent.concurrency)
@@ -178,8 +193,8 @@ class AgentRunner:
             item = await self._next()
             self._taken += 1
             try:
-                if self._bucket is not None:
-                    await self._pace(self._bucket)
+                if self._pacer is not None:
+                    await self._pacer.wait()
                 await self._handle(item)
             finally:
                 self._taken -= 1
@@ -188,13 +203,6 @@ class AgentRunner:
                 # A handler that never suspends would otherwise keep the loop to itself
                 # while its queue is full: give other agents and the sources a turn.
                 await asyncio.sleep(0)
-
-    async def _pace(self, bucket: TokenBucket) -> None:
-        # One worker at a time waits for a token, so waiting workers are served in order.
-        async with self._pacing:
-            loop = asyncio.get_running_loop()
-            while wait := bucket.take(loop.time()):
-                await asyncio.sleep(wait)
 
     async def _handle(self, item: WorkItem) -> None:
         agent, stats = self.agent, self.stats

@@ -16,6 +16,7 @@ from reactivex.notification import OnNext
 from reactivex.observable.marbles import parse
 from reactivex.testing import TestScheduler
 from reactivex.testing.marbles import messages_to_records
+from reactivex.testing.recorded import Recorded
 
 from reagents.delivery import Held
 from reagents.operators._flow import Flow, FlowContext, as_flow
@@ -90,19 +91,30 @@ def held_marbles(
     unknown = named - set(values)
     if unknown:
         raise KeyError(f"marble diagram names values {sorted(unknown)} missing from `values`")
-    lookup: dict[str | float, Any] = {name: ledger.held(name, values[name]) for name in named}
-    messages = messages_to_records(
+    lookup: dict[str | float, Any] = {name: _Name(name) for name in named}
+    parsed = messages_to_records(
         parse(diagram, timespan=TICK, time_shift=SUBSCRIBED if hot else 0.0, lookup=lookup)
     )
-    for message in messages:
-        if isinstance(message.value, OnNext) and not isinstance(message.value.value, Held):
-            raise KeyError(f"{message.value.value!r} is not a value name (one letter each)")
+    messages: list[Recorded[Any]] = []
+    for message in parsed:
+        notification = message.value
+        if isinstance(notification, OnNext):
+            if not isinstance(notification.value, _Name):
+                raise KeyError(f"{notification.value!r} is not a value name (one letter each)")
+            name = notification.value.name  # each occurrence holds a receipt of its own
+            notification = OnNext(ledger.held(name, values[name]))
+        messages.append(Recorded(message.time, notification))
     source = (
         scheduler.create_hot_observable(messages)
         if hot
         else scheduler.create_cold_observable(messages)
     )
     return as_flow(source, context=context)
+
+
+@dataclass(frozen=True)
+class _Name:
+    name: str
 
 
 @dataclass

@@ -79,3 +79,13 @@ def test_a_plain_observable_is_refused_with_what_to_do() -> None:
     source = held_marbles(scheduler, "-a|", VALUES, Ledger(scheduler))
     with pytest.raises(ConfigurationError, match=r"each\(\.\.\.\)"):
         source.pipe(ops.delay(1.0), batch(2))
+
+
+def test_a_letter_repeated_in_a_diagram_is_a_value_with_a_receipt_of_its_own() -> None:
+    scheduler = TestScheduler()
+    ledger = Ledger(scheduler)
+    source = held_marbles(scheduler, "-a-a-b|", VALUES, ledger)
+    run = run_flow(scheduler, source, batch(2))
+    assert run.values == [(203.0, ["a", "a"]), (206.0, ["b"])]
+    assert ledger.released == {"a": [203.0, 203.0], "b": [206.0]}
+    assert ledger.outstanding() == []

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
+import reactivex
+from reactivex import Observable
 from reactivex import operators as ops
 from reactivex.testing import TestScheduler
 
+from reagents.errors import ConfigurationError
 from reagents.operators import each, scan
 from reagents.testing import Ledger, held_marbles, run_flow
 
@@ -69,13 +74,37 @@ def test_each_take_while_releases_everything_after_it_ends() -> None:
     assert ledger.released == {"a": [201.0], "b": [203.0], "d": [205.0], "c": [207.0]}
 
 
-def test_each_refuses_an_operator_that_emits_later() -> None:
+@pytest.mark.parametrize(
+    ("operator", "advice"),
+    [
+        (ops.delay(1.0), "debounce or throttle"),
+        (ops.buffer_with_count(2), "batch"),
+        (ops.pairwise(), "scan"),
+        (ops.group_by(lambda x: x), "by_key"),
+    ],
+)
+def test_each_refuses_operators_that_combine_or_time_values(
+    operator: Callable[[Observable[int]], Observable[object]], advice: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=f"acknowledgements.*use {advice}"):
+        each(operator)
+
+
+def test_an_operator_that_wants_a_timer_dead_letters_each_value_and_the_flow_goes_on() -> None:
     scheduler = TestScheduler()
     ledger = Ledger(scheduler)
-    source = held_marbles(scheduler, "-a---|", NUMBERS, ledger)
-    run = run_flow(scheduler, source, each(ops.delay(1.0)))
-    assert run.error is not None
-    assert "each()" in str(run.error)
+    source = held_marbles(scheduler, "-a-b-|", NUMBERS, ledger)
+
+    def later(x: int) -> Observable[int]:
+        return reactivex.timer(1.0).pipe(ops.map(lambda _: x))
+
+    run = run_flow(scheduler, source, each(ops.flat_map(later)))
+    assert run.values == []
+    assert run.error is None
+    assert run.completed == 205.0
+    assert set(ledger.failed) == {"a", "b"}
+    assert "NotElementWiseError" in ledger.failed["a"][0]
+    assert ledger.outstanding() == []
 
 
 @pytest.mark.parametrize("count", [1, 3])
