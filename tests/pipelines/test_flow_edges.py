@@ -9,11 +9,13 @@ import pytest
 from reactivex import operators as ops
 
 from reagents import (
+    Agent,
     AgentEvent,
     AgentRequestError,
     ConfigurationError,
     EventTime,
     FailureStage,
+    FlowOperator,
     MemoryDeadLetters,
     Pipeline,
     batch,
@@ -155,3 +157,58 @@ async def test_a_request_whose_value_fails_in_the_flow_gets_an_agent_error_answe
 def test_a_join_inside_by_key_is_refused_with_what_to_do() -> None:
     with pytest.raises(ConfigurationError, match="put it before by_key"):
         by_key(lambda e: e.event_type, with_latest_from("type = fx"))
+
+
+async def test_hundreds_of_event_time_windows_closing_at_once_at_the_end() -> None:
+    events = [tick(n, symbol=f"S{n}", seconds=1.0) for n in range(150)]
+    pipeline, source = pipeline_with(*events)
+    windows: list[str] = []
+
+    def symbol(event: AgentEvent) -> str:
+        return str(event.payload["symbol"])
+
+    @pipeline.agent(
+        subscription="type = tick",
+        flow=[by_key(symbol, tumbling(60.0), max_keys=200)],
+        flow_time=EventTime(),
+    )
+    def per_symbol(ticks: list[AgentEvent]) -> None:
+        windows.append(symbol(ticks[0]))
+
+    await asyncio.wait_for(pipeline.run(), 10)
+    assert sorted(windows) == sorted(symbol(e) for e in events)  # 150 timers due at once
+    assert len(source.acked) == 150
+
+
+@pytest.mark.parametrize("pricer_first", [True, False])
+@pytest.mark.parametrize("paced", [False, True])
+async def test_a_join_is_flushed_after_the_flows_that_feed_it(
+    pricer_first: bool, paced: bool
+) -> None:
+    rate = AgentEvent(event_type="fx", payload={"rate": 1.5})
+    pipeline, source = pipeline_with(rate, *[tick(n) for n in range(1, 5)])
+    priced: list[float] = []
+
+    def pricer(pair: tuple[AgentEvent, AgentEvent]) -> None:
+        priced.append(pair[1].payload["rate"])
+
+    def orders(ticks: list[AgentEvent]) -> dict[str, int]:
+        return {"count": len(ticks)}
+
+    upstream: list[FlowOperator[Any, Any]] = (
+        [throttle(1, per=0.02), batch(2)] if paced else [batch(5)]
+    )
+    agents: list[Agent[Any]] = [
+        Agent(
+            pricer,
+            id="pricer",
+            subscription="type = agent_response",
+            flow=[with_latest_from("type = fx")],
+        ),
+        Agent(orders, id="orders", subscription="type = tick", flow=upstream),
+    ]
+    for agent in agents if pricer_first else reversed(agents):
+        pipeline.add_agent(agent)
+    await asyncio.wait_for(pipeline.run(), 10)
+    assert priced == [1.5] * (2 if paced else 1)  # every order found the rate
+    assert len(source.acked) == 5

@@ -79,11 +79,14 @@ def by_key(
         ) -> abc.DisposableBase:
             groups: OrderedDict[Hashable, _Inlet] = OrderedDict()
             closing: set[_Inlet] = set()  # completed, still sending (a throttle's queue)
-            subscriptions: list[abc.DisposableBase] = []
+            subscriptions: dict[_Inlet, abc.DisposableBase] = {}
             source_done = [False]
 
             def finished(inlet: _Inlet) -> None:
                 closing.discard(inlet)
+                ended = subscriptions.pop(inlet, None)  # a finished key keeps no chain
+                if ended is not None:
+                    ended.dispose()
                 if source_done[0] and not groups and not closing:
                     observer.on_completed()
 
@@ -91,13 +94,11 @@ def by_key(
                 inlet = _Inlet()
                 chain: Observable[Held[Any]] = Flow(inlet.subscribe, context=flow.context)
                 groups[group_key] = inlet
-                subscriptions.append(
-                    chain.pipe(*inner).subscribe(
-                        observer.on_next,
-                        observer.on_error,
-                        lambda: finished(inlet),
-                        scheduler=scheduler_,
-                    )
+                subscriptions[inlet] = chain.pipe(*inner).subscribe(
+                    observer.on_next,
+                    observer.on_error,
+                    lambda: finished(inlet),
+                    scheduler=scheduler_,
                 )
                 if len(groups) > max_keys:
                     close_group(next(iter(groups)))
@@ -133,7 +134,7 @@ def by_key(
                     observer.on_completed()
 
             def dispose() -> None:
-                for subscription in subscriptions:
+                for subscription in list(subscriptions.values()):
                     subscription.dispose()
 
             subscription = flow.subscribe(

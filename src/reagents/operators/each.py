@@ -9,9 +9,11 @@ value's receipts::
     each(filter):    -a---c-|      b emitted nothing: released at once
     each(flat_map):  -(a1,a2)...   both outputs share a's receipts
 
-Operators that combine, hold or time values (``buffer_with_count``, ``pairwise``,
-``delay``, ``debounce``...) are refused at declaration, naming the flow operator to use
-instead; one that still wants a timer fails each value it gets (dead-lettered with a
+The reactivex operators known to combine, hold or time values (``buffer_with_count``,
+``pairwise``, ``delay``, ``debounce``, ``to_list``...) are refused at declaration by
+name, naming the flow operator to use instead. `each` cannot see inside a function that
+wraps one (``lambda o: o.pipe(ops.buffer_with_count(2))``): element-wise operators
+only. One that still wants a timer fails each value it gets (dead-lettered with a
 `NotElementWiseError`: the operator runs on the immediate scheduler, which refuses to
 wait), and the flow goes on.
 A callback that raises (``map``'s function) dead-letters that value; the operator is
@@ -78,6 +80,40 @@ _NOT_ELEMENT_WISE = {
     "sum": "scan(accumulator, seed)",
     "max": "scan(accumulator, seed)",
     "min": "scan(accumulator, seed)",
+    "min_by": "scan(accumulator, seed)",
+    "max_by": "scan(accumulator, seed)",
+    "to_set": "batch(count, within=)",
+    "to_dict": "batch(count, within=)",
+    "to_future": "batch(count, within=)",
+    "buffer": "batch(count, within=)",
+    "buffer_when": "batch(count, within=)",
+    "buffer_toggle": "batch(count, within=)",
+    "window": "tumbling(size)",
+    "window_when": "tumbling(size)",
+    "window_toggle": "tumbling(size)",
+    "group_by_until": "by_key(key, *operators)",
+    "last_or_default": "a flow operator that holds values with their acks",
+    "first": "each(ops.take(1))",
+    "first_or_default": "each(ops.take(1))",
+    "single": "each(ops.take(1))",
+    "single_or_default": "each(ops.take(1))",
+    "element_at": "each(ops.skip(n)) then each(ops.take(1))",
+    "element_at_or_default": "each(ops.skip(n)) then each(ops.take(1))",
+    "is_empty": "scan(accumulator, seed)",
+    "all": "scan(accumulator, seed)",
+    "some": "scan(accumulator, seed)",
+    "contains": "scan(accumulator, seed)",
+    "default_if_empty": "a flow operator that holds values with their acks",
+    "sequence_equal": "with_latest_from(subscription)",
+    "zip": "with_latest_from(subscription)",
+    "combine_latest": "reagents' combine_latest(subscription)",
+    "with_latest_from": "reagents' with_latest_from(subscription)",
+    "merge": "a second subscription of the agent",
+    "take_until": "each(ops.take_while(predicate))",
+    "skip_until": "each(ops.skip_while(predicate))",
+    "start_with": "an event published to the pipeline",
+    "delay_subscription": "debounce or throttle",
+    "delay_with_mapper": "debounce or throttle",
 }
 
 

@@ -9,6 +9,7 @@ or was dead-lettered. It is the `RunnerHost` of every agent runner.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 
 from reactivex.subject import Subject
@@ -29,6 +30,8 @@ from reagents.sinks.agent import Agent
 from reagents.sinks.base import DeadLetterSink, Sink
 
 __all__ = ["Bus", "BusCounters"]
+
+logger = logging.getLogger(__name__)
 
 
 class BusCounters:
@@ -201,9 +204,11 @@ class Bus:
         )
         if delivery.owner is None:
             self.finished(delivery)
-        else:  # it entered the flow: its holds settle it
-            while delivery.holders > 0:
-                delivery.release()
+        # Else it raised inside a flow, which may still hold it: it stays unacknowledged
+        # (the end of the run reports it; a restart delivers it again).
+        logger.error(
+            "agent %s: its flow raised on event %s: %r", agent_id, delivery.event.event_id, error
+        )
 
     def _addressed(self, event: AgentEvent) -> list[AgentRunner | _SideRoute]:
         # Addressed to agents of this pipeline: delivered to them. Addressed to agents
@@ -284,5 +289,5 @@ class _SideRoute:
         self.id = runner.id
 
     def submit(self, delivery: Delivery) -> None:
-        self.runner.enter(delivery)
+        self.side.stage.enter(delivery, side=True)
         self.side.stage.push_side(self.side, delivery)

@@ -25,6 +25,8 @@ from reagents.pipelines.deliveries import Delivery
 
 __all__ = ["EventClock", "LoopScheduler"]
 
+_TICK = timedelta(microseconds=1)
+
 _TState = TypeVar("_TState")
 
 
@@ -85,15 +87,10 @@ class EventClock(HistoricalScheduler):
         self._started = False
 
     def time_of(self, held: Held[Any]) -> datetime:
-        """A value's time: the timestamp of the last event it was made from.
-
-        (A batch's last member; a pair's own value, which comes after the joined
-        event: a side stream's newer timestamp never makes the pair late.)
-        """
-        for receipt in reversed(held.receipts):
-            if isinstance(receipt, Delivery):
-                return receipt.event.timestamp
-        return self.now
+        """A value's time: the newest timestamp among the events it was made from, not
+        counting joined side events (a side stream ahead never makes a value late)."""
+        times = [r.event.timestamp for r in held.receipts if isinstance(r, Delivery) and not r.side]
+        return max(times) if times else self.now
 
     def observe(self, timestamp: datetime) -> None:
         """An event of ``timestamp`` arrived: move the watermark on, firing due timers."""
@@ -102,14 +99,23 @@ class EventClock(HistoricalScheduler):
             self._started = True
             self._clock = mark  # the first event sets the start; earlier timers: none
         if mark > self.now:
-            self.advance_to(mark)
+            self._advance(mark)
 
     def run_due(self) -> None:
         """Fire every pending timer in time order (the end of the input: no later
         event will move the watermark); the clock stops at the last one."""
-        self.start()
+        while self._queue:
+            due = self._queue.peek().duetime
+            self._advance(max(self.to_datetime(due), self.now + _TICK))
+
+    def _advance(self, to: datetime) -> None:
+        # Not reactivex's start(): it deadlocks past 100 timers due at one instant.
+        try:
+            self.advance_to(to)
+        finally:
+            self.stop()  # a timer that raised must not leave the clock marked running
 
     def advance_by_seconds(self, seconds: float) -> None:
         """Move the watermark on by ``seconds`` (a quiet stream's idle timeout)."""
         if self._started and seconds > 0:
-            self.advance_by(timedelta(seconds=seconds))
+            self._advance(self.now + timedelta(seconds=seconds))

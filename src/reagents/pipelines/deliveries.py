@@ -38,10 +38,10 @@ ERROR_TYPE = "agent_error"
 
 
 class DeliveryOwner(Protocol):
-    """The runner a delivery went into a flow through: it counts holds and settles it."""
+    """The flow a delivery went into: it counts the holds on it and settles it."""
 
-    def add_hold(self) -> None:
-        """One more hold on a delivery of this flow (it entered, or was shared)."""
+    def add_hold(self, delivery: Delivery) -> None:
+        """One more hold on ``delivery`` (it was shared into a second window)."""
 
     def let_go(self, delivery: Delivery) -> None:
         """One hold on ``delivery`` ended; at the last one it is done."""
@@ -62,6 +62,7 @@ class Delivery:
         "first_failure_at",
         "holders",
         "owner",
+        "side",
     )
 
     def __init__(self, event: AgentEvent, ack: Ack, depth: int) -> None:
@@ -73,6 +74,7 @@ class Delivery:
         self.first_failure_at: datetime | None = None
         self.holders = 1
         self.owner: DeliveryOwner | None = None
+        self.side = False  # an event of a flow's side input (a joined stream)
 
     @property
     def value(self) -> AgentEvent:
@@ -100,7 +102,7 @@ class Delivery:
         """One more holder (the event was copied into a second window)."""
         self.holders += 1
         if self.owner is not None:
-            self.owner.add_hold()
+            self.owner.add_hold(self)
 
     def fail(self, error: Exception) -> None:
         """A flow operator's callback raised on this event: dead-letter it, then release."""

@@ -56,11 +56,12 @@ class FlowControl:
                 watcher.set_result(None)
         self._watchers.clear()
 
-    async def wait_change(self) -> None:
-        """Return at the next acquire or release (a drain watching flows settle)."""
+    def changed(self) -> asyncio.Future[None]:
+        """A future resolved at the next acquire or release (registered at once, so no
+        change between this call and the await is missed)."""
         watcher: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._watchers.append(watcher)
-        await watcher
+        return watcher
 
     @property
     def has_room(self) -> bool:

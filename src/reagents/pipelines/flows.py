@@ -83,8 +83,18 @@ class _Context(FlowContext):
 class FlowStage:
     """One agent's flow: built at declaration, subscribed per run, flushed at the end."""
 
-    def __init__(self, agent: Agent, output: Callable[[Held[Any]], None]) -> None:
+    def __init__(
+        self,
+        agent: Agent,
+        output: Callable[[Held[Any]], None],
+        settle: Callable[[Delivery], None],
+        failed: Callable[[Delivery, Exception], None],
+    ) -> None:
         assert agent.flow is not None
+        self._settle = settle
+        self.flow_failed = failed
+        self.holds = 0  # holds on deliveries in the flow or its queued outputs
+        self.side_holds = 0  # the same for side-input (joined) events
         self.agent_id = agent.id
         self.time: FlowTime = agent.flow_time
         self.sides: list[SideInput] = []
@@ -94,7 +104,7 @@ class FlowStage:
         self.flow = build_flow(agent.flow, head, agent.id)
         self._scheduler: abc.SchedulerBase | None = None
         self._clock: EventClock | None = None
-        self._subscriptions: list[abc.DisposableBase] = []
+        self._subscriptions: dict[int, abc.DisposableBase] = {}
         self._generation = 0
         self._fresh = True  # the current chain has had no input yet
         self._running = False
@@ -106,10 +116,37 @@ class FlowStage:
         """How many deliveries the flow may hold while it waits for more input."""
         return self.flow.hold
 
+    # -- DeliveryOwner: the receipts of this flow's deliveries -------------------------
+
+    def enter(self, delivery: Delivery, *, side: bool = False) -> None:
+        """``delivery`` goes into this flow (``side``: as a joined stream's event)."""
+        delivery.owner = self
+        delivery.side = side
+        self.add_hold(delivery)
+
+    def add_hold(self, delivery: Delivery) -> None:
+        """One more hold on ``delivery`` (it entered, or was shared into a second window)."""
+        if delivery.side:
+            self.side_holds += 1
+        else:
+            self.holds += 1
+
+    def let_go(self, delivery: Delivery) -> None:
+        """A hold ended (dropped, superseded, or its output handled); the last settles."""
+        if delivery.side:
+            self.side_holds -= 1
+        else:
+            self.holds -= 1
+        if delivery.holders == 0:
+            self._settle(delivery)
+
+    # -- running ----------------------------------------------------------------------
+
     def start(self) -> None:
         """Subscribe the flow on the agent's clock (once per run)."""
         loop = asyncio.get_running_loop()
         self._running = True
+        self.holds = self.side_holds = 0  # a previous run's holds were abandoned
         if isinstance(self.time, EventTime):
             self._clock = EventClock(self.time.lateness)
             self._scheduler = self._clock
@@ -126,12 +163,17 @@ class FlowStage:
         generation = self._generation
 
         def completed() -> None:
+            ended = self._subscriptions.pop(generation, None)  # keep no finished chain
+            if ended is not None:
+                ended.dispose()
             if self._running and generation == self._generation:
                 self._subscribe()  # the chain ended on its own (take_while...): again
 
-        self._subscriptions.append(
-            self.flow.subscribe(self._output, self._crashed, completed, scheduler=self._scheduler)
+        subscription = self.flow.subscribe(
+            self._output, self._crashed, completed, scheduler=self._scheduler
         )
+        if generation == self._generation:  # unless it already ended while subscribing
+            self._subscriptions[generation] = subscription
 
     def push(self, delivery: Delivery) -> None:
         """One event into the flow (``delivery`` is its receipt)."""
@@ -169,8 +211,8 @@ class FlowStage:
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
-        subscriptions, self._subscriptions = self._subscriptions, []
-        for subscription in subscriptions:
+        subscriptions, self._subscriptions = self._subscriptions, {}
+        for subscription in subscriptions.values():
             subscription.dispose()
 
     def _crashed(self, error: Exception) -> None:

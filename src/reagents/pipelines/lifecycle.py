@@ -161,32 +161,40 @@ class Lifecycle:
     async def _settle(self) -> None:
         """Return once nothing is in flight and the inbox is empty.
 
-        When only agents' flows still hold work (open windows, partial batches, with
-        every runner idle), the first flow that holds something (in the order agents
-        were added) is flushed, and the pipeline settles again before the next: at the
-        end of the input a window does not wait for input that will not come, and a
-        flow downstream is flushed only after what the upstream flush produced reached
-        it. Flows holding nothing keep their state (a joined stream's latest event).
+        When only agents' flows still hold work (every runner idle), the first flow
+        that holds input (in the order agents were added) is flushed, and nothing else
+        until it holds none: a flow downstream is flushed only after what the upstream
+        flush produced reached it. Flows that only hold joined events (a
+        `with_latest_from`'s latest) are flushed last. If nothing moves for the drain
+        timeout once every holding flow was flushed, the run ends without
+        acknowledging what is left (a flow that failed), saying so.
         """
         flow = self._bus.flow
         runners = self._bus.runners()
-        if not any(r.flow is not None for r in runners):
+        stages = [r.flow for r in runners if r.flow is not None]
+        if not stages:
             await self.wait_idle()
             return
-        flushed: set[str] = set()  # since the last change of the in-flight count
+        flushed: set[int] = set()  # since the last change of the in-flight count
         while not self._idle():
+            waiting = flow.changed()
             if not flow.idle and len(self.inbox) == 0 and all(r.idle for r in runners):
-                holding = [r for r in runners if r.flow is not None and r.flow_holds > 0]
-                if not holding:
+                holding = [s for s in stages if s.holds > 0] or [
+                    s for s in stages if s.side_holds > 0
+                ]
+                fresh = [s for s in holding[:1] if id(s) not in flushed]
+                if fresh:
+                    waiting.cancel()
+                    flushed.add(id(fresh[0]))
+                    fresh[0].flush()
+                    continue
+                try:  # flushed flows still hold values their timers will send (throttle)
+                    await asyncio.wait_for(asyncio.shield(waiting), self._drain_timeout)
+                except TimeoutError:
                     self._leaked(flow.in_flight)
                     return
-                fresh = [r for r in holding if r.id not in flushed]
-                if fresh:
-                    flushed.add(fresh[0].id)
-                    fresh[0].flow.flush()  # type: ignore[union-attr]
-                    continue
-                # Flushed flows still hold values their timers will send (a throttle).
-            await flow.wait_change()
+            else:
+                await waiting
             flushed.clear()
 
     def _leaked(self, count: int) -> None:

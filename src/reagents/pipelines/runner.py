@@ -67,8 +67,11 @@ class AgentRunner:
         self._retries: set[asyncio.TimerHandle] = set()
         self._pacer: Pacer | None = None
         self._taken = 0  # items workers took (pacing or handling)
-        self.flow_holds = 0  # holds on deliveries in the flow or its queued outputs
-        self.flow = FlowStage(agent, self._accept) if agent.flow is not None else None
+        self.flow = (
+            FlowStage(agent, self._accept, host.finished, self.flow_failed)
+            if agent.flow is not None
+            else None
+        )
 
     @property
     def id(self) -> str:
@@ -96,28 +99,13 @@ class AgentRunner:
             delivery.enqueued_at = time.perf_counter()
             self._enqueue(delivery)
         elif self._valid_input(delivery):
-            self.enter(delivery)
+            self.flow.enter(delivery)
             self.flow.push(delivery)
-
-    def enter(self, delivery: Delivery) -> None:
-        """``delivery`` goes into this agent's flow: count its hold, settle it here."""
-        delivery.owner = self
-        self.flow_holds += 1
 
     def _accept(self, held: Held[Any]) -> None:
         item = FlowItem(held)
         item.enqueued_at = time.perf_counter()
         self._enqueue(item)
-
-    def add_hold(self) -> None:
-        """One more hold on a delivery of the flow (it entered, or was shared)."""
-        self.flow_holds += 1
-
-    def let_go(self, delivery: Delivery) -> None:
-        """A hold ended (dropped, superseded, or its output handled); the last settles."""
-        self.flow_holds -= 1
-        if delivery.holders == 0:
-            self._host.finished(delivery)
 
     def flow_failed(self, delivery: Delivery, error: Exception) -> None:
         """A flow operator could not go on with ``delivery``: dead-letter it (and answer
