@@ -121,8 +121,11 @@ class FlowStage:
     def enter(self, delivery: Delivery, *, side: bool = False) -> None:
         """``delivery`` goes into this flow (``side``: as a joined stream's event)."""
         delivery.owner = self
-        delivery.side = side
-        self.add_hold(delivery)
+        if side:
+            delivery.side = True
+            self.side_holds += 1
+        else:
+            self.holds += 1
 
     def add_hold(self, delivery: Delivery) -> None:
         """One more hold on ``delivery`` (it entered, or was shared into a second window)."""
