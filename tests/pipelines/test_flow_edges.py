@@ -212,3 +212,18 @@ async def test_a_join_is_flushed_after_the_flows_that_feed_it(
     await asyncio.wait_for(pipeline.run(), 10)
     assert priced == [1.5] * (2 if paced else 1)  # every order found the rate
     assert len(source.acked) == 5
+
+
+async def test_a_run_with_a_flow_ends_when_the_last_published_events_match_nothing() -> None:
+    pipeline = Pipeline("unmatched", dead_letters=MemoryDeadLetters())
+    seen: list[int] = []
+
+    @pipeline.agent(subscription="type = tick", flow=[batch(2)])
+    def pairs(ticks: list[AgentEvent]) -> None:
+        seen.append(len(ticks))
+
+    pipeline.publish(tick(1))
+    for n in range(200):  # more than one inbox batch, none of them for the agent
+        pipeline.publish(AgentEvent(event_type="noise", payload={"n": n}))
+    await asyncio.wait_for(pipeline.run(), 10)
+    assert seen == [1]

@@ -177,8 +177,11 @@ class Lifecycle:
             return
         flushed: set[int] = set()  # since the last change of the in-flight count
         while not self._idle():
+            if len(self.inbox) and flow.has_room:  # its pump takes them (a match or not)
+                await asyncio.sleep(0)
+                continue
             waiting = flow.changed()
-            if not flow.idle and len(self.inbox) == 0 and all(r.idle for r in runners):
+            if len(self.inbox) == 0 and all(r.idle for r in runners):
                 holding = [s for s in stages if s.holds > 0] or [
                     s for s in stages if s.side_holds > 0
                 ]
