@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any, TypeAlias, TypeVar
 
 from reactivex import Observable, abc
+from reactivex.disposable import Disposable
 from reactivex.scheduler import TimeoutScheduler
 
 from reagents.delivery import Held
@@ -30,6 +31,7 @@ __all__ = [
     "FlowContext",
     "FlowOperator",
     "FlowSpec",
+    "Inlet",
     "as_flow",
     "build_flow",
     "flow_input",
@@ -58,6 +60,26 @@ class FlowContext:
             f"{name}() reads another stream of the pipeline; declare this flow on an agent "
             "of a pipeline (or give the marble test a FlowContext that provides it)"
         )
+
+
+class Inlet:
+    """The head of a flow: whoever subscribed last receives what is pushed."""
+
+    __slots__ = ("observer",)
+
+    def __init__(self) -> None:
+        self.observer: abc.ObserverBase[Held[Any]] | None = None
+
+    def subscribe(
+        self, observer: abc.ObserverBase[Held[Any]], scheduler: abc.SchedulerBase | None = None
+    ) -> abc.DisposableBase:
+        self.observer = observer
+
+        def detach() -> None:
+            if self.observer is observer:
+                self.observer = None
+
+        return Disposable(detach)
 
 
 class Flow(Observable[Held[T]]):

@@ -26,27 +26,12 @@ from reactivex.disposable import CompositeDisposable, Disposable
 
 from reagents.delivery import Held
 from reagents.errors import ConfigurationError
-from reagents.operators._flow import Flow, FlowContext, FlowOperator, derived, flow_input
+from reagents.operators._flow import Flow, FlowContext, FlowOperator, Inlet, derived, flow_input
 
 __all__ = ["by_key"]
 
 T = TypeVar("T")
 U = TypeVar("U")
-
-
-class _Inlet:
-    """The head of one key's sub-flow: whoever subscribes receives what is pushed."""
-
-    __slots__ = ("observer",)
-
-    def __init__(self) -> None:
-        self.observer: abc.ObserverBase[Held[Any]] | None = None
-
-    def subscribe(
-        self, observer: abc.ObserverBase[Held[Any]], scheduler: abc.SchedulerBase | None = None
-    ) -> abc.DisposableBase:
-        self.observer = observer
-        return Disposable()
 
 
 class _NoSideInputs(FlowContext):
@@ -63,7 +48,7 @@ def by_key(
     """Split by ``key(value)``; run ``inner`` per key; merge what the keys emit."""
     if max_keys < 1:
         raise ConfigurationError(f"max_keys must be >= 1, got {max_keys}")
-    probe: Observable[Held[Any]] = Flow(_Inlet().subscribe, context=_NoSideInputs())
+    probe: Observable[Held[Any]] = Flow(Inlet().subscribe, context=_NoSideInputs())
     probe = probe.pipe(*inner)
     if not isinstance(probe, Flow):
         flow_input(probe, "by_key")  # raises, naming the problem
@@ -77,12 +62,12 @@ def by_key(
             observer: abc.ObserverBase[Held[U]],
             scheduler_: abc.SchedulerBase | None = None,
         ) -> abc.DisposableBase:
-            groups: OrderedDict[Hashable, _Inlet] = OrderedDict()
-            closing: set[_Inlet] = set()  # completed, still sending (a throttle's queue)
-            subscriptions: dict[_Inlet, abc.DisposableBase] = {}
+            groups: OrderedDict[Hashable, Inlet] = OrderedDict()
+            closing: set[Inlet] = set()  # completed, still sending (a throttle's queue)
+            subscriptions: dict[Inlet, abc.DisposableBase] = {}
             source_done = [False]
 
-            def finished(inlet: _Inlet) -> None:
+            def finished(inlet: Inlet) -> None:
                 closing.discard(inlet)
                 ended = subscriptions.pop(inlet, None)  # a finished key keeps no chain
                 if ended is not None:
@@ -90,8 +75,8 @@ def by_key(
                 if source_done[0] and not groups and not closing:
                     observer.on_completed()
 
-            def open_group(group_key: Hashable) -> _Inlet:
-                inlet = _Inlet()
+            def open_group(group_key: Hashable) -> Inlet:
+                inlet = Inlet()
                 chain: Observable[Held[Any]] = Flow(inlet.subscribe, context=flow.context)
                 groups[group_key] = inlet
                 subscriptions[inlet] = chain.pipe(*inner).subscribe(

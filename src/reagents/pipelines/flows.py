@@ -19,11 +19,10 @@ from collections.abc import Callable
 from typing import Any
 
 from reactivex import Observable, abc
-from reactivex.disposable import Disposable
 
 from reagents.delivery import Held
 from reagents.errors import ConfigurationError
-from reagents.operators._flow import Flow, FlowContext, build_flow
+from reagents.operators._flow import Flow, FlowContext, Inlet, build_flow
 from reagents.operators.expression import where
 from reagents.operators.filters import Filter
 from reagents.pipelines.clock import EventClock, LoopScheduler
@@ -31,29 +30,9 @@ from reagents.pipelines.deliveries import Delivery
 from reagents.policies import EventTime, FlowTime
 from reagents.sinks.agent import Agent
 
-__all__ = ["FlowStage", "Inlet", "SideInput"]
+__all__ = ["FlowStage", "SideInput"]
 
 logger = logging.getLogger(__name__)
-
-
-class Inlet:
-    """The head of a flow: whoever subscribed last receives what is pushed."""
-
-    __slots__ = ("observer",)
-
-    def __init__(self) -> None:
-        self.observer: abc.ObserverBase[Held[Any]] | None = None
-
-    def subscribe(
-        self, observer: abc.ObserverBase[Held[Any]], scheduler: abc.SchedulerBase | None = None
-    ) -> abc.DisposableBase:
-        self.observer = observer
-
-        def detach() -> None:
-            if self.observer is observer:
-                self.observer = None
-
-        return Disposable(detach)
 
 
 class SideInput:
