@@ -12,8 +12,6 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 
-from reactivex.subject import Subject
-
 from reagents.dead_letter import DeadLetter, FailureStage
 from reagents.delivery import Ack, Incoming
 from reagents.errors import ConfigurationError, PayloadValidationError
@@ -24,6 +22,7 @@ from reagents.pipelines.flows import SideInput
 from reagents.pipelines.router import Router
 from reagents.pipelines.runner import AgentRunner
 from reagents.pipelines.stats import StatsTable
+from reagents.pipelines.tap import EventTap
 from reagents.policies import Watermarks
 from reagents.schemas import PayloadSchemas
 from reagents.sinks.agent import Agent
@@ -37,12 +36,18 @@ logger = logging.getLogger(__name__)
 class BusCounters:
     """Bus-wide counters (per-agent numbers live in each runner's stats)."""
 
-    __slots__ = ("dead_letters", "emitted", "ingested")
+    __slots__ = ("_tap", "dead_letters", "emitted", "ingested")
 
-    def __init__(self) -> None:
+    def __init__(self, tap: EventTap) -> None:
         self.ingested = 0
         self.emitted = 0
         self.dead_letters = 0
+        self._tap = tap
+
+    @property
+    def subscriber_failures(self) -> int:
+        """How often a subscriber of `Pipeline.events` raised (each isolated, logged)."""
+        return self._tap.failures
 
 
 class Bus:
@@ -64,13 +69,13 @@ class Bus:
         self.dead_letters = dead_letters
         self.schemas = schemas
         self.max_depth = max_depth
-        self.counters = BusCounters()
+        self.tap = EventTap(name)
+        self.counters = BusCounters(self.tap)
         self.flow = FlowControl(watermarks)
         self.agents: dict[str, AgentRunner] = {}
         self.sinks: dict[str, AgentRunner] = {}
         self.agent_router: Router[AgentRunner | _SideRoute] = Router()
         self.sink_router: Router[AgentRunner] = Router()
-        self.tap: Subject[AgentEvent] = Subject()
         self._answers: dict[str, tuple[str, asyncio.Future[AgentEvent]]] = {}
 
     # -- wiring ----------------------------------------------------------------------
@@ -145,7 +150,7 @@ class Bus:
     def ingest(self, batch: Sequence[Incoming]) -> None:
         """Route a batch of source records; ack at once those nothing subscribes to."""
         self.counters.ingested += len(batch)
-        match, deliver, schemas = self._match, self._deliver, self.schemas
+        match, deliver, schemas, tap = self._match, self._deliver, self.schemas, self.tap
         for incoming in batch:
             item = incoming.item
             if not isinstance(item, AgentEvent):  # a dead letter made by the source
@@ -159,6 +164,8 @@ class Bus:
                 deliver(item, targets, Ack(incoming.ack, holders=0), 0)
             else:
                 incoming.ack()
+            if tap.observers:
+                tap.on_next(item)
 
     def _valid(self, incoming: Incoming, event: AgentEvent, schemas: PayloadSchemas) -> bool:
         try:
@@ -175,8 +182,6 @@ class Bus:
     def _match(self, event: AgentEvent) -> list[AgentRunner | _SideRoute]:
         if self._answers:
             self._answer(event)
-        if self.tap.observers:
-            self.tap.on_next(event)
         if event.target_agents:
             return self._addressed(event)
         targets = self.agent_router.match(event)
@@ -241,6 +246,8 @@ class Bus:
             targets = self._match(event)
             if targets:
                 self._deliver(event, targets, ack, depth)
+            if self.tap.observers:
+                self.tap.on_next(event)
 
     def _runaway(self, event: AgentEvent) -> DeadLetter:
         error = RecursionError(

@@ -4,8 +4,6 @@ Declare sources, agents and sinks, then ``await pipeline.run()``. Each source re
 is acknowledged once every agent and sink it reached — and every event derived from
 it in-process — has handled or dead-lettered it; sources checkpoint only that. Sources
 are pulled only while the deliveries in flight are under the high-water mark.
-An agent never receives its own events through its subscription (only when they are
-addressed to it in ``target_agents``).
 """
 
 from __future__ import annotations
@@ -183,7 +181,8 @@ class Pipeline:
 
     @property
     def events(self) -> Observable[AgentEvent]:
-        """Every event routed on the bus, as a hot Rx observable (subscribe before `run`)."""
+        """Every routed event, hot (subscribe before `run`); a subscriber that raises is
+        logged and counted (``counters.subscriber_failures``), never ends the run."""
         return self._bus.tap
 
     @property
