@@ -1,7 +1,8 @@
 """`AgentRunner`: one agent's priority queue, its long-lived workers, retries and stats.
 
 Events wait in a `PriorityFifo` (event priority, then arrival), so when the agent is busy
-the most urgent waiting event is handled next and equals stay FIFO. ``max_concurrent``
+the most urgent waiting event is handled next and equals stay FIFO; with aging, so a
+waiting event is passed by at most `PRIORITY_AGING` later arrivals per level. ``max_concurrent``
 workers pull from it; there is no Task per event. A failure is retried after the
 agent's backoff without holding a worker, then dead-lettered; it never ends the stream.
 
@@ -39,9 +40,13 @@ from reagents.policies import PriorityFifo
 from reagents.sinks.agent import Agent
 from reagents.sinks.outputs import collect_outputs
 
-__all__ = ["AgentRunner"]
+__all__ = ["PRIORITY_AGING", "AgentRunner"]
 
 logger = logging.getLogger(__name__)
+
+# Arrivals worth one level of priority: strict priority within queues of up to this
+# many events (the default high watermark), and no event waits for ever.
+PRIORITY_AGING = 1000
 
 _YIELD_EVERY = 16
 
@@ -61,7 +66,7 @@ class AgentRunner:
         self.stats = AgentStats()
         self._host = host
         self._rng = rng or random.Random()
-        self._queue: PriorityFifo[WorkItem] = PriorityFifo(_urgency)
+        self._queue: PriorityFifo[WorkItem] = PriorityFifo(_urgency, aging=PRIORITY_AGING)
         self._idle_workers: deque[asyncio.Future[None]] = deque()
         self._workers: list[asyncio.Task[None]] = []
         self._retries: set[asyncio.TimerHandle] = set()

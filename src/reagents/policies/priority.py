@@ -2,6 +2,13 @@
 
 The one priority order of reagents: each agent's runner serves its waiting events
 (and flow outputs) in it. Smaller keys are more urgent (event priority 1 beats 9).
+
+Strict priority can starve: while urgent events keep coming, a waiting priority-9
+event is never served, and the source record it came from is never acknowledged (so
+its checkpoint cannot move and a crash re-delivers everything read since). With
+``aging=A`` each level of priority is worth ``A`` arrivals: an item is served before
+any item that arrived more than ``(its key - their key) * A`` pushes after it. A
+priority-10 event waits behind at most ``9 * A`` urgent events that came after it.
 """
 
 from __future__ import annotations
@@ -39,18 +46,33 @@ def priority_of(item: object) -> int:
 
 
 class PriorityFifo(Generic[T]):
-    """A heap of items ordered by ``(key(item), arrival)``.
+    """A heap of items ordered by ``(key(item), arrival)``, or with aging by arrival.
 
     ``key`` is evaluated once, when an item is pushed; an exception from it propagates
-    from `push` and the item is not added.
+    from `push` and the item is not added. With ``aging`` (a number of arrivals per
+    level of priority; the key must then be an int) the order is ``key * aging +
+    arrival``: equal keys stay first in first out, and no item waits for ever.
     """
 
-    __slots__ = ("_arrival", "_heap", "_key")
+    __slots__ = ("_aging", "_arrival", "_heap", "_key")
 
-    def __init__(self, key: Callable[[T], SupportsRichComparison] = priority_of) -> None:
+    def __init__(
+        self,
+        key: Callable[[T], SupportsRichComparison] = priority_of,
+        *,
+        aging: int | None = None,
+    ) -> None:
+        if aging is not None and aging < 1:
+            raise ValueError(f"aging must be a number of arrivals >= 1, got {aging}")
         self._key = key
+        self._aging = aging
         self._heap: list[tuple[Any, int, T]] = []
         self._arrival = itertools.count()
+
+    @property
+    def aging(self) -> int | None:
+        """Arrivals worth one level of priority (None: strict priority)."""
+        return self._aging
 
     def __len__(self) -> int:
         return len(self._heap)
@@ -59,8 +81,12 @@ class PriorityFifo(Generic[T]):
         return bool(self._heap)
 
     def push(self, item: T) -> None:
-        """Add ``item`` behind every waiting item at least as urgent."""
-        heapq.heappush(self._heap, (self._key(item), next(self._arrival), item))
+        """Add ``item`` behind every waiting item at least as urgent (or aged as much)."""
+        arrival = next(self._arrival)
+        key = self._key(item)
+        if self._aging is not None:
+            key = key * self._aging + arrival  # type: ignore[operator]
+        heapq.heappush(self._heap, (key, arrival, item))
 
     def pop(self) -> T:
         """Remove and return the most urgent, earliest item (IndexError when empty)."""
