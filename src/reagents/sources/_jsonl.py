@@ -1,4 +1,4 @@
-"""The JSONL file plumbing under `FileSource`: line reading and checkpoint files.
+"""The JSONL file plumbing under `FileSource`: lines, their decoding, checkpoints.
 
 A checkpoint file holds the byte offset (and line count) after the contiguous acked
 prefix of a log; it is replaced atomically, so a crash leaves the old or the new one.
@@ -8,22 +8,34 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
+from pydantic import ValidationError
+
+from reagents.dead_letter import DeadLetter, FailureStage
 from reagents.errors import ReagentsError
-from reagents.events import utc_now
+from reagents.events import AgentEvent, utc_now
 
 __all__ = [
     "Checkpoint",
     "CheckpointError",
+    "Decoder",
     "LineReader",
+    "decode_line",
     "end_of_complete_lines",
     "read_checkpoint",
     "write_checkpoint",
 ]
 
 _CHUNK = 64 * 1024
+
+Decoder = Callable[[bytes], AgentEvent]
+
+# Dead-letter records are written with "dead_letter_id" as their first key; checking
+# the start of a line keeps the common case (an event) free of a full scan.
+_DEAD_LETTER_START = b'{"dead_letter_id"'
 
 
 class CheckpointError(ReagentsError, RuntimeError):
@@ -35,6 +47,27 @@ class Checkpoint(NamedTuple):
 
     offset: int
     line: int
+
+
+def decode_line(raw: bytes, origin: str, decode: Decoder) -> AgentEvent | DeadLetter:
+    """One line of a log: an event, or a decode dead letter naming ``origin``.
+
+    A line that is a dead letter (any dead-letter log replays) gives its event with
+    ``retry_count`` reset, or its raw bytes decoded again.
+    """
+    if raw.startswith(_DEAD_LETTER_START):
+        try:
+            letter = DeadLetter.model_validate_json(raw)
+        except ValidationError:
+            pass  # an event that merely mentions the key: decode it as one
+        else:
+            if letter.event is not None:
+                return letter.event.model_copy(update={"retry_count": 0})
+            raw = letter.raw or b""
+    try:
+        return decode(raw)
+    except Exception as error:  # any decoder failure becomes a dead letter
+        return DeadLetter.from_error(FailureStage.DECODE, error, raw=raw, origin=origin)
 
 
 def read_checkpoint(path: Path) -> Checkpoint | None:

@@ -4,12 +4,16 @@ Each non-blank line becomes one record: an `AgentEvent`, or a decode `DeadLetter
 naming ``file:line``. A line may also be a dead letter (any dead-letter log replays):
 its event is replayed with ``retry_count`` reset, its raw bytes are decoded again.
 The checkpoint is the byte offset after the contiguous acked prefix of lines, so a
-restart from it re-reads only what was not fully handled (at-least-once).
+restart from it re-reads only what was not fully handled (at-least-once). Reading
+pauses while ``window.high`` lines past the oldest unacknowledged one are read but
+not all acknowledged, so a crash re-delivers at most ``window.high +
+checkpoint_every`` lines, however long one event waits (behind more urgent ones, say).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
@@ -17,16 +21,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from pydantic import ValidationError
-
-from reagents.dead_letter import DeadLetter, FailureStage
+from reagents.dead_letter import DeadLetter
 from reagents.delivery import Incoming, OrderedAcks
 from reagents.errors import check_positive
 from reagents.events import AgentEvent, as_utc, decode_event
+from reagents.policies import Watermarks
 from reagents.sources._jsonl import (
     Checkpoint,
     CheckpointError,
+    Decoder,
     LineReader,
+    decode_line,
     end_of_complete_lines,
     read_checkpoint,
     write_checkpoint,
@@ -36,11 +41,10 @@ from reagents.sources.base import Source
 __all__ = ["Checkpoint", "CheckpointError", "FileSource", "read_checkpoint"]
 
 Start = Literal["beginning", "checkpoint", "end"]
-Decoder = Callable[[bytes], AgentEvent]
 
-# Dead-letter records are written with "dead_letter_id" as their first key; checking
-# the start of a line keeps the common case (an event) free of a full scan.
-_DEAD_LETTER_START = b'{"dead_letter_id"'
+logger = logging.getLogger(__name__)
+
+_STUCK_AFTER = 60.0  # seconds the window may stay full before a warning
 
 
 class FileSource(Source):
@@ -52,6 +56,8 @@ class FileSource(Source):
     * ``speed``: None for as fast as possible; ``x`` replays at the pace of the event
       timestamps times ``x``, relative to the first emitted event.
     * ``follow``: keep polling for appended lines until `stop` / `close`.
+    * ``window``: pause at ``high`` lines read past the oldest unacknowledged line,
+      resume at ``low`` (the redelivery bound; 4,000 / 2,000 by default).
 
     The checkpoint (``<path>.checkpoint`` by default) is rewritten atomically every
     ``checkpoint_every`` acked lines and on `close`. ``sleep`` and ``clock`` are
@@ -76,6 +82,7 @@ class FileSource(Source):
         checkpoint_path: Path | None = None,
         checkpoint_every: int = 1000,
         batch_size: int = 64,
+        window: Watermarks | None = None,
         decode: Decoder = decode_event,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -101,6 +108,8 @@ class FileSource(Source):
         self._poll_interval = poll_interval
         self._checkpoint_every = checkpoint_every
         self._batch_size = batch_size
+        self.window = window or Watermarks(high=4000, low=2000)
+        self._room = asyncio.Event()
         self._decode = decode
         self._sleep = sleep
         self._clock = clock
@@ -132,6 +141,7 @@ class FileSource(Source):
     def stop(self) -> None:
         """Read no further: `batches` returns at its next batch boundary or poll."""
         self._stopped = True
+        self._room.set()
 
     async def close(self) -> None:
         """Stop, release the file and write the checkpoint of the acked prefix."""
@@ -152,7 +162,11 @@ class FileSource(Source):
             line_no = self._start.line
             paced = self._speed is not None
             while not self._stopped:
-                lines = reader.lines(self._batch_size, final=not self._follow)
+                room = self.window.high - len(self._acks)
+                if room <= 0:
+                    await self._wait_for_room()
+                    continue
+                lines = reader.lines(min(room, self._batch_size), final=not self._follow)
                 if not lines:
                     if not self._follow:
                         return
@@ -178,6 +192,19 @@ class FileSource(Source):
         finally:
             self._release()
 
+    async def _wait_for_room(self) -> None:
+        """Wait until the unacknowledged lines are down to ``window.low`` (or `stop`)."""
+        self._room.clear()
+        try:
+            await asyncio.wait_for(self._room.wait(), _STUCK_AFTER)
+        except TimeoutError:
+            logger.warning(
+                "%s: %d lines read but not acknowledged for %.0f s (from line %d): if an "
+                "agent's flow holds them waiting for more input, raise window=Watermarks(...)",
+                *(self.name, len(self._acks), _STUCK_AFTER, self._acked[1] + 1),
+            )
+            await self._room.wait()
+
     def _record(self, raw: bytes, end: int, line_no: int) -> Incoming | None:
         ack = self._acks.track((end, line_no))
         if raw.endswith(b"\r"):
@@ -186,7 +213,7 @@ class FileSource(Source):
             ack()
             return None
         origin = f"{self._file_name}:{line_no}"
-        item = self._parse(raw, origin)
+        item = decode_line(raw, origin, self._decode)
         if (
             self._since is not None
             and isinstance(item, AgentEvent)
@@ -195,21 +222,6 @@ class FileSource(Source):
             ack()
             return None
         return Incoming(item, ack, origin)
-
-    def _parse(self, raw: bytes, origin: str) -> AgentEvent | DeadLetter:
-        if raw.startswith(_DEAD_LETTER_START):
-            try:
-                letter = DeadLetter.model_validate_json(raw)
-            except ValidationError:
-                pass  # an event that merely mentions the key: decode it as one
-            else:
-                if letter.event is not None:
-                    return letter.event.model_copy(update={"retry_count": 0})
-                raw = letter.raw or b""
-        try:
-            return self._decode(raw)
-        except Exception as error:  # any decoder failure becomes a dead letter
-            return DeadLetter.from_error(FailureStage.DECODE, error, raw=raw, origin=origin)
 
     def _pace(self, item: AgentEvent | DeadLetter) -> float:
         """Seconds to wait before emitting ``item`` at the recorded pace."""
@@ -257,6 +269,8 @@ class FileSource(Source):
 
     def _on_advance(self, position: tuple[int, int]) -> None:
         self._acked = position
+        if len(self._acks) <= self.window.low:
+            self._room.set()
         if self._closed or position[1] - self._saved.line >= self._checkpoint_every:
             self._save()
 
