@@ -2,8 +2,9 @@
 
 `Pipeline` declares; this runs. One pump per source pulls batches while the bus has
 room (`FlowControl`'s watermarks); the agents' runners work on what was routed; on
-`stop` the sources stop being read, in-flight work drains (up to a timeout), and every
-source, sink and dead-letter sink is closed. Cancelling `run` stops at once and
+`stop` (Ctrl-C in the CLI) the sources' pumps end at once, so not one more record is
+read, in-flight work drains (up to a timeout), and every source (which checkpoints
+what was acknowledged), sink and dead-letter sink is closed. Cancelling `run` stops at once and
 leaves unfinished records unacknowledged (a checkpointing source delivers them again).
 """
 
@@ -78,6 +79,7 @@ class Lifecycle:
         inbox_pump = asyncio.create_task(self._pump(self.inbox), name="reagents:inbox")
         try:
             await self._until_finished(pumps, inbox_pump, forever)
+            await _cancel(pumps)  # stop reading; the inbox still takes what code publishes
             await self._drain()
         finally:
             self._started.clear()
@@ -204,8 +206,7 @@ class Lifecycle:
         logger.error(
             "pipeline %s: %d deliveries in flight that no agent, queue or flow holds (a "
             "flow failed?); ending without acknowledging them (they will be delivered again)",
-            self.name,
-            count,
+            *(self.name, count),
         )
 
     async def _drain(self) -> None:
@@ -218,9 +219,7 @@ class Lifecycle:
             logger.warning(
                 "pipeline %s: %d deliveries still in flight after %.1fs; stopping without "
                 "acknowledging them (they will be delivered again)",
-                self.name,
-                flow.in_flight,
-                self._drain_timeout,
+                *(self.name, flow.in_flight, self._drain_timeout),
             )
 
     async def _shutdown(
@@ -231,9 +230,7 @@ class Lifecycle:
         sinks: Sequence[Sink],
     ) -> None:
         try:
-            for pump in pumps:
-                pump.cancel()
-            await asyncio.gather(*pumps, return_exceptions=True)
+            await _cancel(pumps)
             for runner in runners:
                 await runner.stop()
             for source in [*sources, self.inbox]:
@@ -284,8 +281,7 @@ class Lifecycle:
         try:
             async for batch in source.batches():
                 bus.ingest(batch)
-                flow = bus.flow
-                if flow.has_room:
+                if bus.flow.has_room:
                     await asyncio.sleep(0)  # let agents, timers and stop() run between batches
                 else:
                     await self._wait_for_room()
@@ -293,3 +289,11 @@ class Lifecycle:
             raise
         except Exception as error:
             raise SourceFailedError(source.name, error) from error
+
+
+async def _cancel(tasks: Iterable[asyncio.Task[None]]) -> None:
+    """Cancel ``tasks`` and wait until they ended (their errors are not wanted now)."""
+    tasks = list(tasks)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
