@@ -57,7 +57,7 @@ class FileSource(Source):
       timestamps times ``x``, relative to the first emitted event.
     * ``follow``: keep polling for appended lines until `stop` / `close`.
     * ``window``: pause at ``high`` lines read past the oldest unacknowledged line,
-      resume at ``low`` (the redelivery bound; 4,000 / 2,000 by default).
+      resume at ``low`` (the redelivery bound; 1,000 / 500 by default).
 
     The checkpoint (``<path>.checkpoint`` by default) is rewritten atomically every
     ``checkpoint_every`` acked lines and on `close`. ``sleep`` and ``clock`` are
@@ -108,7 +108,7 @@ class FileSource(Source):
         self._poll_interval = poll_interval
         self._checkpoint_every = checkpoint_every
         self._batch_size = batch_size
-        self.window = window or Watermarks(high=4000, low=2000)
+        self.window = window or Watermarks(high=1000, low=500)
         self._room = asyncio.Event()
         self._decode = decode
         self._sleep = sleep
