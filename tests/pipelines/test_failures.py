@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,7 @@ from reagents import (
 from reagents.dead_letter import DeadLetter
 from reagents.pipelines.deliveries import ERROR_TYPE
 from reagents.sinks.base import Sink
+from reagents.sinks.memory import UnsavedDeadLetters
 
 FAST = Backoff(max_retries=3, initial=0.001, max_delay=0.001, jitter=0)
 FAILURES_LOGGER = "reagents.pipelines.failures"
@@ -208,3 +210,24 @@ async def test_a_handlers_own_timeout_error_keeps_its_message() -> None:
     pipeline.agent(subscription="type = job", timeout=5.0, retry=Backoff(max_retries=0))(remote)
     [letter], _ = await run_one(pipeline)
     assert letter.message == "the upstream API did not answer"
+
+
+# -- where dead letters go by default ------------------------------------------------------
+
+
+async def test_a_pipeline_given_no_dead_letter_sink_writes_no_file_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    pipeline = Pipeline("shop")
+    pipeline.agent(subscription="type = job", retry=Backoff(max_retries=0))(check_stock)
+    with caplog.at_level(logging.WARNING):
+        for n in range(3):
+            pipeline.publish(AgentEvent(event_type="job", payload={"n": n}))
+        await asyncio.wait_for(pipeline.run(), 10)
+    assert list(tmp_path.iterdir()) == []  # no ./dead_letters.jsonl
+    sink = pipeline.dead_letter_sink
+    assert isinstance(sink, UnsavedDeadLetters)
+    assert len(sink.letters) == 3
+    [where] = [r for r in caplog.records if "kept in memory only" in r.getMessage()]
+    assert where.levelno == logging.WARNING
