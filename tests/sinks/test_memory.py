@@ -52,8 +52,8 @@ def test_memory_dead_letters_with_a_limit_keep_the_last_ones() -> None:
         sink.write(letter(n))
     assert [x.message for x in sink.letters] == ["bad 3", "bad 4"]
     assert (len(sink), sink.dropped) == (2, 3)
-    assert sink.describe() == "memory (the last 2; lost when the process ends)"
-    assert MemoryDeadLetters().describe() == "memory (all; lost when the process ends)"
+    assert sink.describe() == "memory, not saved (the last 2)"
+    assert MemoryDeadLetters().describe() == "memory, not saved"
     with pytest.raises(ValueError, match="limit"):
         MemoryDeadLetters(limit=0)
 
@@ -69,4 +69,7 @@ def test_unsaved_dead_letters_warn_once_where_they_go(caplog: pytest.LogCaptureF
     assert "agent, ValueError: bad 0" in record.getMessage()
     assert "dead_letters=" in record.getMessage()
     assert len(sink) == 3
-    assert sink.describe().startswith("not saved: memory (the last 3;")
+    assert sink.describe() == (
+        "memory, not saved (the last 3): declare Pipeline(dead_letters='dead_letters.jsonl') "
+        "to keep them"
+    )

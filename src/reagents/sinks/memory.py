@@ -66,9 +66,9 @@ class MemoryDeadLetters(DeadLetterSink):
             self.dropped += 1
 
     def describe(self) -> str:
-        """``memory`` and how many it keeps."""
-        kept = "all" if self.limit is None else f"the last {self.limit:,}"
-        return f"memory ({kept}; lost when the process ends)"
+        """``memory``, and how many it keeps."""
+        kept = "" if self.limit is None else f" (the last {self.limit:,})"
+        return f"memory, not saved{kept}"
 
 
 class UnsavedDeadLetters(MemoryDeadLetters):
@@ -97,6 +97,6 @@ class UnsavedDeadLetters(MemoryDeadLetters):
         super().write(letter)
 
     def describe(self) -> str:
-        """Not saved: memory only."""
+        """Memory, not saved, and how to save them."""
         kept = super().describe()
-        return f"not saved: {kept}; give the Pipeline dead_letters=PATH to keep them"
+        return f"{kept}: declare Pipeline(dead_letters='dead_letters.jsonl') to keep them"
