@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from reagents.cli import app
+from reagents.cli import DEAD_LETTERS, app
 from reagents.dead_letter import DeadLetter, FailureStage
 from reagents.events import AgentEvent, encode_event
 
@@ -64,7 +64,7 @@ def build_pipeline():
 )
 
 
-def write_events(path: Path, count: int = 5, poison: int = 3) -> Path:
+def write_events(path: Path, count: int = 5, poison: int = 3, *, bad_line: bool = True) -> Path:
     lines = [
         encode_event(
             AgentEvent(
@@ -75,7 +75,7 @@ def write_events(path: Path, count: int = 5, poison: int = 3) -> Path:
         )
         for n in range(count)
     ]
-    path.write_bytes(b"\n".join([*lines, b"not json"]) + b"\n")
+    path.write_bytes(b"\n".join([*lines, b"not json"] if bad_line else lines) + b"\n")
     return path
 
 
@@ -111,7 +111,7 @@ def agents_only(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def dead_letters(cli: Callable[..., Result], runnable: Path) -> Path:
-    assert cli("run", runnable).exit_code == 0
+    assert cli("run", runnable).exit_code == DEAD_LETTERS
     return runnable.parent / "dead.jsonl"
 
 
@@ -127,16 +127,68 @@ def assert_one_line_error(result: Result, code: int, *fragments: str) -> None:
 
 
 def test_run_prints_summary_and_writes_outputs(cli: Callable[..., Result], runnable: Path) -> None:
-    result = cli("run", runnable)
+    result = cli("run", runnable, "--no-fail-on-dead-letters")
     assert result.exit_code == 0, result.output
     assert "pipeline 'orders' finished" in result.stdout
-    assert "ingested 6 · emitted 4 · dead letters 2" in result.stdout
+    where = runnable.parent / "dead.jsonl"
+    assert f"ingested 6 · emitted 4 · dead letters 2 → {where}" in result.stdout
     assert "shipper" in result.stdout
     assert "sink:file:out.jsonl" in result.stdout
     shipped = lines(runnable.parent / "out.jsonl")
     assert sorted(e["payload"]["n"] for e in shipped) == [0, 1, 2, 4]
     stages = sorted(str(d["stage"]) for d in lines(runnable.parent / "dead.jsonl"))
     assert stages == ["agent", "decode"]
+
+
+def test_run_says_where_dead_letters_go_and_exits_3_when_it_wrote_some(
+    cli: Callable[..., Result], runnable: Path
+) -> None:
+    result = cli("run", runnable)
+    assert result.exit_code == DEAD_LETTERS == 3, result.output
+    where = runnable.parent / "dead.jsonl"
+    assert f"dead letters → {where}" in result.stderr.splitlines()[1]  # said at start
+    assert "ingested 6 · emitted 4 · dead letters 2" in result.stdout  # the summary still
+    assert_one_line_error(
+        result, DEAD_LETTERS, "2 dead letter(s) written", str(where), "--no-fail-on-dead-letters"
+    )
+
+
+def test_run_without_dead_letters_exits_0(cli: Callable[..., Result], tmp_path: Path) -> None:
+    write_events(tmp_path / "events.jsonl", count=2, poison=-1, bad_line=False)
+    clean = write(tmp_path / "clean.py", RUNNABLE)
+    result = cli("run", clean)
+    assert result.exit_code == 0, result.output
+    assert "dead letters 0" in result.stdout
+    assert not (tmp_path / "dead.jsonl").exists()
+
+
+def test_run_of_a_pipeline_without_dead_letter_sink_says_they_are_not_saved(
+    cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_events(tmp_path / "events.jsonl", count=1, poison=0)
+    source = write(
+        tmp_path / "bare.py",
+        """\
+        from pathlib import Path
+        from reagents.pipelines.pipeline import Pipeline
+        from reagents.policies import Backoff
+        from reagents.sources.file import FileSource
+
+        HERE = Path(__file__).parent
+        source = FileSource(HERE / "events.jsonl", checkpoint_path=HERE / "cp")
+        pipeline = Pipeline(sources=[source])
+
+        @pipeline.agent(subscription="type = order", retry=Backoff(max_retries=0))
+        def shipper(event):
+            raise ValueError("cannot ship")
+        """,
+    )
+    result = cli("run", source)
+    assert "dead letters → memory, not saved (the last 1,000)" in result.stderr
+    assert "dead_letters=" in result.stderr
+    assert_one_line_error(result, DEAD_LETTERS, "2 dead letter(s) written", "not saved")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bare.py", "cp", "events.jsonl"]
 
 
 def test_run_picks_a_named_pipeline_or_factory(cli: Callable[..., Result], tmp_path: Path) -> None:
@@ -238,7 +290,7 @@ def test_replay_runs_the_log_through_the_pipeline(
 ) -> None:
     log = write_events(agents_only.parent / "log.jsonl")
     result = cli("replay", log, "--pipeline", agents_only, "--no-progress")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == DEAD_LETTERS, result.output
     assert "ingested 6 · emitted 4 · dead letters 2" in result.stdout
     assert len(lines(agents_only.parent / "out.jsonl")) == 4
     assert not (agents_only.parent / "log.jsonl.checkpoint").exists()
@@ -248,7 +300,7 @@ def test_replay_replaces_the_pipelines_own_sources(
     cli: Callable[..., Result], runnable: Path
 ) -> None:
     log = write_events(runnable.parent / "log.jsonl", count=2, poison=-1)
-    result = cli("replay", log, "--pipeline", runnable, "--no-progress")
+    result = cli("replay", log, "--pipeline", runnable, "--no-fail-on-dead-letters")
     assert result.exit_code == 0, result.output
     assert "replaying instead of the pipeline's own sources" in result.stderr
     assert "ingested 3" in result.stdout  # the log's 2 events and its bad line, nothing else
@@ -257,14 +309,14 @@ def test_replay_replaces_the_pipelines_own_sources(
 def test_replay_since_skips_older_events(cli: Callable[..., Result], agents_only: Path) -> None:
     log = write_events(agents_only.parent / "log.jsonl", poison=-1)
     since = (T0 + timedelta(minutes=3)).isoformat()
-    result = cli("replay", log, "-p", agents_only, "--since", since)
+    result = cli("replay", log, "-p", agents_only, "--since", since, "--no-fail-on-dead-letters")
     assert result.exit_code == 0, result.output
     assert sorted(e["payload"]["n"] for e in lines(agents_only.parent / "out.jsonl")) == [3, 4]
 
 
 def test_replay_with_progress_shows_bytes(cli: Callable[..., Result], agents_only: Path) -> None:
     log = write_events(agents_only.parent / "log.jsonl")
-    result = cli("replay", log, "-p", agents_only, "--progress")
+    result = cli("replay", log, "-p", agents_only, "--progress", "--no-fail-on-dead-letters")
     assert result.exit_code == 0, result.output
     size = log.stat().st_size
     assert f"{size / 1024:,.1f} kB / {size / 1024:,.1f} kB" in result.stderr
@@ -303,6 +355,10 @@ def test_dlq_show_accepts_a_unique_prefix(cli: Callable[..., Result], dead_lette
     result = cli("dlq", "show", dead_letters, str(letter["dead_letter_id"])[:6])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == letter
+    # where the agent raised: stored in the letter, printed readably on stderr
+    assert 'raise ValueError("cannot ship [poison|pill]")' in str(letter["traceback"])
+    assert "traceback of the last failure:" in result.stderr
+    assert 'raise ValueError("cannot ship [poison|pill]")' in result.stderr
 
 
 def test_dlq_show_unknown_and_ambiguous_ids(cli: Callable[..., Result], tmp_path: Path) -> None:
@@ -339,7 +395,7 @@ def test_dlq_replay_decodes_raw_bytes_again(
     cli: Callable[..., Result], dead_letters: Path, agents_only: Path
 ) -> None:
     result = cli("dlq", "replay", dead_letters, "-p", agents_only, "--stage", "decode")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == DEAD_LETTERS, result.output  # it failed again
     assert "ingested 1 · emitted 0 · dead letters 1" in result.stdout
     assert [d["stage"] for d in lines(dead_letters)][-1] == "decode"
     assert (
@@ -399,8 +455,11 @@ def reagents(*args: str | Path) -> list[str]:
 @pytest.mark.integration
 def test_module_and_console_script(runnable: Path) -> None:
     done = subprocess.run(reagents("run", runnable), capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == DEAD_LETTERS, done.stderr
     assert "ingested 6 · emitted 4 · dead letters 2" in done.stdout
+    # the agent's failure is logged with its traceback (stderr, not only the dead letter)
+    assert "WARNING reagents.pipelines.failures: agent shipper: event" in done.stderr
+    assert 'in shipper\n    raise ValueError("cannot ship [poison|pill]")' in done.stderr
     script = Path(sys.executable).parent / ("reagents.exe" if os.name == "nt" else "reagents")
     if not script.exists():
         pytest.skip("the reagents console script is not installed next to the interpreter")
@@ -459,6 +518,7 @@ def test_ctrl_c_drains_and_a_second_one_aborts(tmp_path: Path) -> None:
     ) as proc:
         assert proc.stderr is not None
         assert "running pipeline" in proc.stderr.readline()
+        assert "dead letters → " in proc.stderr.readline()
         wait_for((tmp_path / "started").exists)
         proc.send_signal(signal.SIGINT)
         assert "draining" in proc.stderr.readline()

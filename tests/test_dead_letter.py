@@ -47,3 +47,63 @@ def test_exactly_one_input_is_required() -> None:
 def test_an_error_without_message_is_named_by_its_type() -> None:
     letter = DeadLetter.from_error(FailureStage.SINK, TimeoutError(), raw=b"")
     assert letter.message == "TimeoutError"
+
+
+def _raise_in_handler() -> None:
+    raise KeyError("sku")
+
+
+def test_a_traceback_is_kept_on_request_and_survives_the_round_trip() -> None:
+    try:
+        _raise_in_handler()
+    except KeyError as error:
+        caught = error
+    event = AgentEvent(event_type="order.created")
+    kept = DeadLetter.from_error(FailureStage.AGENT, caught, event=event, with_traceback=True)
+    assert kept.traceback is not None
+    assert "_raise_in_handler" in kept.traceback
+    assert kept.traceback.rstrip().endswith("KeyError: 'sku'")
+    assert DeadLetter.model_validate_json(kept.to_json()).traceback == kept.traceback
+    assert DeadLetter.from_error(FailureStage.AGENT, caught, event=event).traceback is None
+
+
+def test_an_error_never_raised_has_no_traceback() -> None:
+    letter = DeadLetter.from_error(
+        FailureStage.AGENT, TimeoutError("late"), raw=b"", with_traceback=True
+    )
+    assert letter.traceback is None
+
+
+def test_a_very_long_traceback_keeps_its_end() -> None:
+    def ping(n: int) -> None:  # ping and pong alternate: Python cannot fold the frames
+        if n == 0:
+            raise ValueError("at the bottom")
+        pong(n - 1)
+
+    def pong(n: int) -> None:
+        ping(n)
+
+    try:
+        ping(300)
+    except ValueError as error:
+        caught = error
+    letter = DeadLetter.from_error(FailureStage.AGENT, caught, raw=b"", with_traceback=True)
+    assert letter.traceback is not None
+    assert letter.traceback.startswith("... (traceback truncated)")
+    assert letter.traceback.rstrip().endswith("ValueError: at the bottom")
+    assert len(letter.traceback) < 21_000
+
+
+def test_a_note_is_appended_to_the_message() -> None:
+    letter = DeadLetter.from_error(FailureStage.AGENT, ValueError("bad"), raw=b"", note="why")
+    assert letter.message == "bad (why)"
+
+
+def test_records_written_before_the_traceback_field_still_read() -> None:
+    old = (
+        b'{"dead_letter_id":"d1","stage":"agent","event":null,"raw":"eA==","origin":null,'
+        b'"agent_id":"a","error_type":"ValueError","message":"m","attempts":1,'
+        b'"first_failure_at":"2024-05-01T12:00:00Z","last_failure_at":"2024-05-01T12:00:00Z"}'
+    )
+    letter = DeadLetter.model_validate_json(old)
+    assert (letter.raw, letter.traceback) == (b"x", None)

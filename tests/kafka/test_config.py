@@ -10,6 +10,7 @@ import typer
 from reagents.cli.kafka import start_position
 from reagents.errors import ConfigurationError
 from reagents.kafka import BOOTSTRAP_ENV, KafkaConfig, TopicNaming, resolve_bootstrap
+from reagents.sinks.kafka_dead_letters import KafkaDeadLetterSink
 from reagents.sources.kafka import KafkaSource
 
 
@@ -60,3 +61,8 @@ def test_replay_starts_at_an_offset_a_time_or_the_beginning() -> None:
         start_position(1, "2024-05-01")
     with pytest.raises(typer.BadParameter, match="ISO-8601"):
         start_position(None, "May 1st")
+
+
+def test_a_kafka_dead_letter_sink_names_its_topic() -> None:
+    sink = KafkaDeadLetterSink("orders_dlq", bootstrap="127.0.0.1:9")
+    assert sink.describe() == "Kafka topic 'orders_dlq'"

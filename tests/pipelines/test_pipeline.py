@@ -21,7 +21,7 @@ from reagents.sinks.agent import Agent
 from reagents.sinks.memory import MemoryDeadLetters, MemorySink
 from reagents.sources.base import Source
 
-FAST_RETRY = Backoff(max_retries=2, initial=0.001, multiplier=1.0, max_delay=0.001)
+FAST_RETRY = Backoff(max_retries=2, initial=0.001, multiplier=1.0, max_delay=0.001, jitter=0)
 
 
 def event(kind: str, **payload: object) -> AgentEvent:

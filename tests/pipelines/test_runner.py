@@ -126,7 +126,7 @@ async def test_failures_are_retried_after_the_backoff_delays_then_dead_lettered(
     host: RecordingHost, runners: list[AgentRunner]
 ) -> None:
     loop = asyncio.get_running_loop()
-    backoff = Backoff(max_retries=3, initial=0.01, multiplier=2.0, max_delay=1.0)
+    backoff = Backoff(max_retries=3, initial=0.01, multiplier=2.0, max_delay=1.0, jitter=0)
     attempts: list[tuple[float, int]] = []
     wall: list[datetime] = []
     acked = asyncio.Event()

@@ -11,7 +11,8 @@ import pytest
 from reagents.dead_letter import DeadLetter, FailureStage
 from reagents.events import AgentEvent, decode_event
 from reagents.operators.filters import where_type
-from reagents.sinks.file import FileSink, JsonlDeadLetterLog, read_dead_letters
+from reagents.sinks.file import FileSink, JsonlDeadLetterLog, dead_letter_log, read_dead_letters
+from reagents.sinks.memory import UnsavedDeadLetters
 from reagents.sources.file import FileSource
 
 
@@ -137,3 +138,12 @@ async def test_dead_letter_log_replays_as_events(tmp_path: Path) -> None:
     async with aclosing(FileSource(path).batches()) as batches:
         (replayed,) = [i.item async for batch in batches for i in batch]
     assert replayed == failed.model_copy(update={"retry_count": 0})
+
+
+def test_a_dead_letter_log_describes_itself_by_its_absolute_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert JsonlDeadLetterLog("dlq/dead.jsonl").describe() == str(tmp_path / "dlq" / "dead.jsonl")
+    assert isinstance(dead_letter_log(None), UnsavedDeadLetters)
+    assert isinstance(dead_letter_log("dead.jsonl"), JsonlDeadLetterLog)

@@ -40,7 +40,7 @@ def test_a_five_minute_window_with_three_retries_takes_milliseconds() -> None:
         @pipeline.agent(
             subscription="type = tick",
             flow=[tumbling(300.0)],
-            retry=Backoff(max_retries=3, initial=10.0, multiplier=2.0, max_delay=60.0),
+            retry=Backoff(max_retries=3, initial=10.0, multiplier=2.0, max_delay=60.0, jitter=0),
         )
         def digest(ticks: list[AgentEvent]) -> AgentEvent:
             attempts.append(asyncio.get_running_loop().time())

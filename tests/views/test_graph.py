@@ -71,7 +71,7 @@ def test_agent_details_show_subscription_and_limits(graph: PipelineGraph) -> Non
         "subscription": "type = market_data",
         "max_concurrent": 4,
         "priority": 2,
-        "retry": "2 retries, 0.5s x3 up to 10s",
+        "retry": "2 retries, 0.5s x3 up to 10s, jitter 0.5",
         "rate": "10 per 2s (burst 20)",
         "timeout": "1.5s",
     }

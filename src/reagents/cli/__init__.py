@@ -3,8 +3,10 @@
 This package is the presentation layer: it loads a pipeline file (`loading`), runs the
 pipeline on asyncio (`running`) and reports with rich (`reporting`). Errors a user can
 cause end in one red line and exit code 2 (bad input) or 1 (failure while running),
-never a traceback (`console`). The commands live in `commands`, `dlq` and `kafka`; this module
-assembles them into `app`, the ``reagents`` console script.
+never a traceback (`console`); a run that wrote dead letters exits with 3 (unless
+``--no-fail-on-dead-letters``), one aborted by a second Ctrl-C with 130. The commands
+live in `commands`, `dlq` and `kafka`; this module assembles them into `app`, the
+``reagents`` console script.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from reagents.cli.commands import graph as graph
 from reagents.cli.commands import replay as replay
 from reagents.cli.commands import run as run
 from reagents.cli.console import ABORTED as ABORTED
+from reagents.cli.console import DEAD_LETTERS as DEAD_LETTERS
 from reagents.cli.console import RUNTIME as RUNTIME
 from reagents.cli.console import USAGE as USAGE
 from reagents.cli.console import CliError

@@ -14,7 +14,7 @@ import typer
 from reagents.cli.console import CliError, friendly
 from reagents.cli.kafka import BootstrapOpt, replay_from_kafka, start_position
 from reagents.cli.loading import PIPELINE_HELP, PipelineArg, load_pipeline
-from reagents.cli.running import ProgressOpt, replay_log, run_and_report
+from reagents.cli.running import FailOnDeadLettersOpt, ProgressOpt, replay_log, run_and_report
 from reagents.views.graph import pipeline_graph
 
 __all__ = ["GraphFormat", "graph", "replay", "run"]
@@ -30,6 +30,7 @@ def run(
         ),
     ] = False,
     progress: ProgressOpt = None,
+    fail_on_dead_letters: FailOnDeadLettersOpt = True,
 ) -> None:
     """Run a pipeline declared in a Python file, then print a summary.
 
@@ -37,12 +38,22 @@ def run(
     with `--forever`, until Ctrl-C). Ctrl-C stops reading and drains in-flight work;
     a second Ctrl-C aborts at once (unfinished records stay unacknowledged).
 
+    It says at start where dead letters go: the pipeline's `dead_letters` (a JSONL
+    path, a Kafka topic), or, if it declares none, memory only (not saved). Exit
+    codes: 0 done, 1 the run failed, 2 bad input, 3 done but dead letters were
+    written (`--no-fail-on-dead-letters`: 0), 130 aborted by a second Ctrl-C.
+
     Examples:
 
     * `reagents run examples/trading.py`
-    * `reagents run app.py:build_pipeline --forever`
+    * `reagents run app.py:build_pipeline --forever --no-fail-on-dead-letters`
     """
-    run_and_report(load_pipeline(pipeline), forever=forever, progress=progress)
+    run_and_report(
+        load_pipeline(pipeline),
+        forever=forever,
+        progress=progress,
+        fail_on_dead_letters=fail_on_dead_letters,
+    )
 
 
 @friendly
@@ -73,6 +84,7 @@ def replay(
     ] = None,
     bootstrap: BootstrapOpt = None,
     progress: ProgressOpt = None,
+    fail_on_dead_letters: FailOnDeadLettersOpt = True,
 ) -> None:
     """Replay a JSONL log (or, with --kafka, a topic) through a pipeline.
 
@@ -80,6 +92,7 @@ def replay(
     sources; its checkpoint file is neither read nor written. A dead-letter log replays
     too: its events (or raw bytes, decoded again) go through the pipeline. A topic is
     read from every partition without a consumer group, into the pipeline or a file.
+    Like `run`, it exits with code 3 if the replay wrote dead letters.
 
     Examples:
 
@@ -97,6 +110,7 @@ def replay(
             bootstrap=bootstrap,
             start=start_position(from_offset, from_time),
             progress=progress,
+            fail_on_dead_letters=fail_on_dead_letters,
         )
         return
     if log is None:
@@ -108,7 +122,15 @@ def replay(
         raise CliError(f"log {str(log)!r} does not exist")
     loaded = load_pipeline(pipeline)
     with tempfile.TemporaryDirectory(prefix="reagents-replay-") as scratch:
-        replay_log(log, loaded, Path(scratch), since=when, speed=speed, progress=progress)
+        replay_log(
+            log,
+            loaded,
+            Path(scratch),
+            since=when,
+            speed=speed,
+            progress=progress,
+            fail_on_dead_letters=fail_on_dead_letters,
+        )
 
 
 def _parse_since(text: str | None) -> datetime | None:

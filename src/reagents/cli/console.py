@@ -13,11 +13,25 @@ from rich.text import Text
 from reagents.errors import ReagentsError
 from reagents.pipelines.lifecycle import SourceFailedError
 
-__all__ = ["ABORTED", "RUNTIME", "USAGE", "CliError", "fail", "friendly", "rich_console"]
+__all__ = [
+    "ABORTED",
+    "DEAD_LETTERS",
+    "RUNTIME",
+    "USAGE",
+    "CliError",
+    "fail",
+    "friendly",
+    "rich_console",
+]
 
 USAGE = 2
+"""Bad input: a missing file, a bad option, a pipeline that cannot be configured."""
 RUNTIME = 1
+"""The run failed (a source failed, the pipeline file raised)."""
+DEAD_LETTERS = 3
+"""The run ended, but wrote dead letters (unless ``--no-fail-on-dead-letters``)."""
 ABORTED = 130
+"""A second Ctrl-C aborted the run."""
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from reagents.cli.console import CliError, friendly, rich_console
 from reagents.cli.loading import PipelineOpt, load_pipeline
-from reagents.cli.running import ProgressOpt, replay_log
+from reagents.cli.running import FailOnDeadLettersOpt, ProgressOpt, replay_log
 from reagents.dead_letter import DeadLetter, FailureStage
 from reagents.sinks.file import read_dead_letters
 
@@ -99,6 +99,9 @@ def dlq_show(
 ) -> None:
     """Print one dead letter as JSON (an unambiguous id prefix is enough).
 
+    The JSON goes to stdout; its traceback (where user code raised) and raw bytes are
+    also printed readably on stderr.
+
     Examples:
 
     * `reagents dlq show dead_letters.jsonl 3f2a9c1e`
@@ -113,9 +116,13 @@ def dlq_show(
         raise CliError(f"id prefix {letter_id!r} matches {len(found)} dead letters: {ids}")
     letter = found[-1]
     typer.echo(json.dumps(json.loads(letter.to_json()), indent=2, ensure_ascii=False))
+    err = rich_console(stderr=True)
+    if letter.traceback is not None:
+        err.print(Text("traceback of the last failure:", style="dim"))
+        err.print(Text(letter.traceback.rstrip()), highlight=False)
     if letter.raw is not None:
         text = letter.raw.decode("utf-8", errors="replace")
-        rich_console(stderr=True).print(Text(f"raw bytes as text: {text}", style="dim"))
+        err.print(Text(f"raw bytes as text: {text}", style="dim"))
 
 
 @dlq_app.command("replay")
@@ -126,11 +133,13 @@ def dlq_replay(
     stage: StageOpt = None,
     agent: AgentOpt = None,
     progress: ProgressOpt = None,
+    fail_on_dead_letters: FailOnDeadLettersOpt = True,
 ) -> None:
     """Replay dead letters of FILE through a pipeline (raw bytes are decoded again).
 
     Each matching record's event goes onto the pipeline's bus with `retry_count` reset.
-    FILE is left as it is; new failures go to the pipeline's own dead-letter log.
+    FILE is left as it is; new failures go to the pipeline's own dead letters, and
+    the command then exits with code 3 (unless `--no-fail-on-dead-letters`).
 
     Examples:
 
@@ -147,4 +156,10 @@ def dlq_replay(
     with tempfile.TemporaryDirectory(prefix="reagents-dlq-") as scratch:
         selected = Path(scratch) / file.name
         selected.write_bytes(b"".join(letter.to_json() + b"\n" for letter in letters))
-        replay_log(selected, loaded, Path(scratch), progress=progress)
+        replay_log(
+            selected,
+            loaded,
+            Path(scratch),
+            progress=progress,
+            fail_on_dead_letters=fail_on_dead_letters,
+        )

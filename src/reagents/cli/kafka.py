@@ -77,6 +77,7 @@ def replay_from_kafka(
     start: StartAt = "earliest",
     idle: float = 2.0,
     progress: bool | None = None,
+    fail_on_dead_letters: bool = True,
 ) -> None:
     """Replay ``topic`` from ``start`` into the pipeline ``pipeline_ref`` or the file ``out``."""
     if (pipeline_ref is None) == (out is None):
@@ -90,7 +91,9 @@ def replay_from_kafka(
         for name in [s.name for s in pipeline.sources]:
             pipeline.remove_source(name)  # replay feeds the topic instead of them
         pipeline.add_source(source)
-        run_and_report(pipeline, forever=False, progress=progress)
+        run_and_report(
+            pipeline, forever=False, progress=progress, fail_on_dead_letters=fail_on_dead_letters
+        )
         return
     assert out is not None
     written, failed = asyncio.run(_to_jsonl(source, out, progress))

@@ -11,7 +11,6 @@ from rich.table import Table
 from rich.text import Text
 
 from reagents.pipelines.pipeline import Pipeline
-from reagents.sinks.file import JsonlDeadLetterLog
 from reagents.sources.file import FileSource
 
 __all__ = ["Monitor", "Outcome", "summary"]
@@ -92,10 +91,7 @@ def summary(console: Console, pipeline: Pipeline, outcome: Outcome, seconds: flo
     counters = pipeline.counters
     style = "green" if outcome is Outcome.FINISHED else "yellow"
     console.print(Text(f"pipeline {pipeline.name!r} {outcome} in {seconds:.2f}s", style=style))
-    where = ""
-    sink = pipeline.dead_letter_sink
-    if counters.dead_letters and isinstance(sink, JsonlDeadLetterLog):
-        where = f" → {sink.path}"
+    where = f" → {pipeline.dead_letter_sink.describe()}" if counters.dead_letters else ""
     console.print(
         Text(
             f"ingested {counters.ingested:,} · emitted {counters.emitted:,} · "

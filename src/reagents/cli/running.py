@@ -14,24 +14,34 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from reagents.cli.console import ABORTED, CliError, rich_console
+from reagents.cli.console import ABORTED, DEAD_LETTERS, CliError, fail, rich_console
 from reagents.cli.reporting import Monitor, Outcome, summary
 from reagents.pipelines.pipeline import Pipeline
 from reagents.sources.file import FileSource
 
-__all__ = ["ProgressOpt", "replay_log", "run_and_report"]
+__all__ = ["FailOnDeadLettersOpt", "ProgressOpt", "replay_log", "run_and_report"]
 
 ProgressOpt = Annotated[
     bool | None,
     typer.Option("--progress/--no-progress", help="Show live progress (default: when a terminal)."),
 ]
+FailOnDeadLettersOpt = Annotated[
+    bool,
+    typer.Option(
+        "--fail-on-dead-letters/--no-fail-on-dead-letters",
+        help=f"Exit with code {DEAD_LETTERS} if the run wrote dead letters (so CI notices).",
+    ),
+]
 
 
-def run_and_report(pipeline: Pipeline, *, forever: bool, progress: bool | None) -> None:
+def run_and_report(
+    pipeline: Pipeline, *, forever: bool, progress: bool | None, fail_on_dead_letters: bool = True
+) -> None:
     """Run ``pipeline`` to the end (or Ctrl-C) with live progress, then print a summary.
 
     Raises:
-        typer.Exit: with code 130 when a second Ctrl-C aborted the run.
+        typer.Exit: with code 130 when a second Ctrl-C aborted the run, or 3 when it
+            wrote dead letters and ``fail_on_dead_letters``.
     """
     out, err = rich_console(), rich_console(stderr=True)
     enabled = err.is_terminal if progress is None else progress
@@ -48,6 +58,13 @@ def run_and_report(pipeline: Pipeline, *, forever: bool, progress: bool | None) 
     summary(out, pipeline, outcome, time.perf_counter() - started)
     if outcome is Outcome.ABORTED:
         raise typer.Exit(ABORTED)
+    count = pipeline.counters.dead_letters
+    if count and fail_on_dead_letters:
+        fail(
+            f"{count:,} dead letter(s) written → {pipeline.dead_letter_sink.describe()} "
+            f"(exit code {DEAD_LETTERS}; --no-fail-on-dead-letters to exit 0)",
+            DEAD_LETTERS,
+        )
 
 
 async def _execute(pipeline: Pipeline, forever: bool, monitor: Monitor) -> Outcome:
@@ -66,6 +83,7 @@ async def _execute(pipeline: Pipeline, forever: bool, monitor: Monitor) -> Outco
 
     with _sigint(loop, on_interrupt), monitor:
         monitor.note(f"running pipeline {pipeline.name!r} (Ctrl-C to stop)", style="dim")
+        monitor.note(f"dead letters → {pipeline.dead_letter_sink.describe()}", style="dim")
         while not task.done():
             await asyncio.wait({task}, timeout=0.1)
             monitor.update()
@@ -105,6 +123,7 @@ def replay_log(
     since: datetime | None = None,
     speed: float | None = None,
     progress: bool | None = None,
+    fail_on_dead_letters: bool = True,
 ) -> None:
     """Run ``pipeline`` with ``log`` added as source ``replay``, from its first line."""
     try:
@@ -129,4 +148,6 @@ def replay_log(
                 style="yellow",
             )
         )
-    run_and_report(pipeline, forever=False, progress=progress)
+    run_and_report(
+        pipeline, forever=False, progress=progress, fail_on_dead_letters=fail_on_dead_letters
+    )

@@ -4,7 +4,8 @@ Events wait in a `PriorityFifo` (event priority, then arrival), so when the agen
 the most urgent waiting event is handled next and equals stay FIFO; with aging, so a
 waiting event is passed by at most `PRIORITY_AGING` later arrivals per level. ``max_concurrent``
 workers pull from it; there is no Task per event. A failure is retried after the
-agent's backoff without holding a worker, then dead-lettered; it never ends the stream.
+agent's backoff without holding a worker, then dead-lettered (at once if the agent's
+``no_retry`` matches it; see `failures`); it never ends the stream.
 
 An agent with a flow gets its deliveries through its `FlowStage` first; what the flow
 emits is queued as a `FlowItem` and handled like an event, and its receipts are
@@ -20,25 +21,25 @@ import time
 from collections import deque
 from typing import Any
 
-from reagents.dead_letter import DeadLetter, FailureStage
+from reagents.dead_letter import FailureStage
 from reagents.delivery import Held
 from reagents.errors import PayloadValidationError
-from reagents.events import utc_now
+from reagents.events import AgentEvent, utc_now
 from reagents.pipelines.deliveries import (
     Delivery,
     FlowItem,
     RunnerHost,
     WorkItem,
-    agent_error,
     check_outputs,
     complete,
 )
+from reagents.pipelines.failures import dead_letter_item, timed_out
 from reagents.pipelines.flows import FlowStage
 from reagents.pipelines.pacing import Pacer
 from reagents.pipelines.stats import AgentStats, StatsSnapshot
 from reagents.policies import PriorityFifo
 from reagents.sinks.agent import Agent
-from reagents.sinks.outputs import collect_outputs
+from reagents.sinks.outputs import HandlerResult, collect_outputs
 
 __all__ = ["PRIORITY_AGING", "AgentRunner"]
 
@@ -116,13 +117,10 @@ class AgentRunner:
         """A flow operator could not go on with ``delivery``: dead-letter it (and answer
         it, if it was addressed to this agent)."""
         self.stats.dead_lettered += 1
-        event = delivery.event
-        self._host.dead_letter(
-            DeadLetter.from_error(FailureStage.FLOW, error, event=event, agent_id=self.agent.id)
-        )
-        if self.agent.id in event.target_agents:
-            answer = agent_error(event, self.agent.id, error, FailureStage.FLOW, 1)
-            self._host.emit([answer], delivery.ack, delivery.depth)
+        delivery.attempts += 1  # the flow's: a delivery in a flow is never handled alone
+        answers = dead_letter_item(self._host, self.agent.id, delivery, error, FailureStage.FLOW)
+        if answers:
+            self._host.emit(answers, delivery.ack, delivery.depth)
 
     def _valid_input(self, delivery: Delivery) -> bool:
         validator = self.agent.input_validator
@@ -206,13 +204,7 @@ class AgentRunner:
         try:
             result = agent.handle(item.value)
             elapsed_ms = (time.perf_counter() - started) * 1000
-            if agent.handler_timeout is None:
-                outputs = await collect_outputs(result, item.event, agent.id, elapsed_ms)
-            else:
-                outputs = await asyncio.wait_for(
-                    collect_outputs(result, item.event, agent.id, elapsed_ms),
-                    agent.handler_timeout,
-                )
+            outputs = await self._outputs(result, item, elapsed_ms)
             if agent.output_validator is not None:
                 check_outputs(agent.output_validator, outputs)
         except asyncio.CancelledError:
@@ -228,12 +220,33 @@ class AgentRunner:
         stats.latencies.append(time.perf_counter() - item.enqueued_at)
         complete(item, outputs, self._host)
 
+    async def _outputs(
+        self, result: HandlerResult, item: WorkItem, elapsed_ms: float
+    ) -> list[AgentEvent]:
+        """The handler's outputs, awaited within the agent's ``timeout`` (if any)."""
+        agent = self.agent
+        collecting = collect_outputs(result, item.event, agent.id, elapsed_ms)
+        if agent.handler_timeout is None:
+            return await collecting
+        try:
+            async with asyncio.timeout(agent.handler_timeout) as deadline:
+                return await collecting
+        except TimeoutError as error:
+            if not deadline.expired():  # the handler's own TimeoutError
+                raise
+            # its cause's traceback shows where the handler was when time ran out
+            raise TimeoutError(timed_out(agent.id, agent.handler_timeout)) from error
+
     def _failed(self, item: WorkItem, error: Exception) -> None:
         stats = self.stats
         stats.failed += 1
         item.attempts += 1
         if item.first_failure_at is None:
             item.first_failure_at = utc_now()
+        permanent = self.agent.not_retried(error)
+        if permanent is not None:
+            self._give_up(item, error, self.stage, permanent)
+            return
         limit = self.agent.backoff.max_retries
         if isinstance(item, Delivery):
             limit = min(limit, item.event.max_retries)
@@ -247,28 +260,12 @@ class AgentRunner:
             return
         self._give_up(item, error, self.stage)
 
-    def _give_up(self, item: WorkItem, error: Exception, stage: FailureStage) -> None:
+    def _give_up(
+        self, item: WorkItem, error: Exception, stage: FailureStage, note: str | None = None
+    ) -> None:
         """Dead-letter ``item``'s events; those addressed to this agent also get an answer."""
         self.stats.dead_lettered += 1
-        answers = []
-        for delivery in item.deliveries():
-            event = delivery.event
-            logger.info(
-                "agent %s: event %s dead-lettered after %d attempt(s): %r",
-                *(self.agent.id, event.event_id, item.attempts, error),
-            )
-            self._host.dead_letter(
-                DeadLetter.from_error(
-                    stage,
-                    error,
-                    event=event,
-                    agent_id=self.agent.id,
-                    attempts=item.attempts,
-                    first_failure_at=item.first_failure_at,
-                )
-            )
-            if self.agent.id in event.target_agents:
-                answers.append(agent_error(event, self.agent.id, error, stage, item.attempts))
+        answers = dead_letter_item(self._host, self.agent.id, item, error, stage, note)
         complete(item, answers, self._host)
 
     def _schedule_retry(self, item: WorkItem, delay: float) -> None:

@@ -22,6 +22,11 @@ class Backoff(BaseModel):
     scaled by a uniform factor in ``(1 - j, 1]``, so ``j = 0`` is deterministic and
     ``j = 1`` is "full jitter" (anywhere in ``(0, delay]``). Jitter only ever shortens
     a delay, so ``max_delay`` stays a hard upper bound. Times are in seconds.
+
+    Jitter is on by default (``0.5``: each delay lies in ``(delay / 2, delay]``), so
+    many events that failed together — a dependency went down — do not come back
+    together and knock it over again. Pass ``jitter=0`` for exact delays (or a seeded
+    ``random.Random`` to `delay` for repeatable ones).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -30,7 +35,7 @@ class Backoff(BaseModel):
     initial: float = Field(default=0.1, gt=0, description="Delay before the first retry (s).")
     multiplier: float = Field(default=2.0, ge=1, description="Growth factor per retry.")
     max_delay: float = Field(default=30.0, gt=0, description="Upper bound of any delay (s).")
-    jitter: float = Field(default=0.0, ge=0, le=1, description="Randomised fraction.")
+    jitter: float = Field(default=0.5, ge=0, le=1, description="Randomised fraction.")
 
     @model_validator(mode="after")
     def _max_delay_covers_initial(self) -> Self:

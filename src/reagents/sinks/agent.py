@@ -8,6 +8,7 @@ What a handler may return, and how that becomes events: `reagents.sinks.outputs`
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from typing import Any, ClassVar, Generic, TypedDict
@@ -26,12 +27,16 @@ from reagents.policies import Backoff, FlowTime, ProcessingTime, RateLimit
 from reagents.schemas import PayloadSchema, PayloadValidator, compile_schema
 from reagents.sinks.outputs import HandlerResult
 
-__all__ = ["Agent", "AgentOptions", "InT"]
+__all__ = ["Agent", "AgentOptions", "InT", "NoRetry"]
 
 InT = TypeVar("InT", default=AgentEvent)
 """What the handler receives: an event, or what the agent's flow emits (a list...)."""
 
+NoRetry = type[Exception] | tuple[type[Exception], ...] | Callable[[Exception], bool]
+"""Errors not worth retrying: exception classes, or a predicate on the error."""
+
 _AGENT_ID = re.compile(r"^[A-Za-z0-9_.:\-]+$")
+_log = logging.getLogger(__name__)
 
 
 def _subscription(value: Filter | str | None, agent_id: str) -> Filter:
@@ -54,6 +59,7 @@ class AgentOptions(TypedDict, total=False):
     max_concurrent: int | None
     priority: int | None
     retry: Backoff | None
+    no_retry: NoRetry | None
     rate: RateLimit | None
     timeout: float | None
     input_schema: PayloadSchema | None
@@ -69,7 +75,10 @@ class Agent(Generic[InT]):
     Either pass ``handler`` or override `handle`. ``input_schema`` / ``output_schema``
     (pydantic models or JSON Schema) declare the agent's capability: an input that does
     not fit is dead-lettered without calling the handler; an output that does not fit
-    fails the step like an exception would. Class attributes (``subscription``,
+    fails the step like an exception would. A failure is retried as ``retry`` (a
+    `Backoff`) says, unless ``no_retry`` declares it not worth retrying (exception
+    classes such as ``(ValueError, KeyError)``, or a predicate on the error): then it is
+    dead-lettered at once, its reason saying so. Class attributes (``subscription``,
     ``max_concurrent``, ...) act as defaults for subclasses, so a stateful agent can be
     declared in one place::
 
@@ -85,6 +94,7 @@ class Agent(Generic[InT]):
     max_concurrent: ClassVar[int] = 1
     priority: ClassVar[int] = 5
     retry: ClassVar[Backoff | None] = None
+    no_retry: ClassVar[NoRetry | None] = None
     rate: ClassVar[RateLimit | None] = None
     timeout: ClassVar[float | None] = None
     input_schema: ClassVar[PayloadSchema | None] = None
@@ -102,6 +112,7 @@ class Agent(Generic[InT]):
         max_concurrent: int | None = None,
         priority: int | None = None,
         retry: Backoff | None = None,
+        no_retry: NoRetry | None = None,
         rate: RateLimit | None = None,
         timeout: float | None = None,
         input_schema: PayloadSchema | None = None,
@@ -127,6 +138,8 @@ class Agent(Generic[InT]):
         self.concurrency = max_concurrent if max_concurrent is not None else cls.max_concurrent
         self.rank = priority if priority is not None else cls.priority
         self.backoff = retry or cls.retry or Backoff()
+        chosen_no_retry = no_retry if no_retry is not None else cls.no_retry
+        self._not_retried = _not_retried(chosen_no_retry, agent_id)
         self.rate_limit = rate or cls.rate
         self.handler_timeout = timeout if timeout is not None else cls.timeout
         self.capability_type = capability or cls.capability
@@ -155,6 +168,10 @@ class Agent(Generic[InT]):
                 f"agent {self.id!r}: timeout must be positive seconds, got {self.handler_timeout}"
             )
 
+    def not_retried(self, error: Exception) -> str | None:
+        """Why ``error`` is not worth retrying (``no_retry`` matches it), or ``None``."""
+        return None if self._not_retried is None else self._not_retried(error)
+
     def handle(self, event: InT) -> HandlerResult:
         """React to one event (or flow output); the default calls the given handler."""
         assert self._handler is not None
@@ -173,6 +190,42 @@ class _Probe(FlowContext):
 
     def side_input(self, subscription: object, name: str) -> Observable[Held[Any]]:
         return as_flow(reactivex.never(), context=self)
+
+
+def _not_retried(value: NoRetry | None, agent_id: str) -> Callable[[Exception], str | None] | None:
+    """``no_retry`` as a function that says why an error is not retried (or ``None``)."""
+    if value is None:
+        return None
+    if isinstance(value, (type, tuple)):
+        classes = value if isinstance(value, tuple) else (value,)
+        for kind in classes:
+            if not (isinstance(kind, type) and issubclass(kind, Exception)):
+                raise ConfigurationError(
+                    f"agent {agent_id!r}: no_retry takes exception classes or a predicate, "
+                    f"not {kind!r}"
+                )
+
+        def listed(error: Exception) -> str | None:
+            match = next((kind for kind in classes if isinstance(error, kind)), None)
+            return None if match is None else f"not retried: no_retry lists {match.__name__}"
+
+        return listed
+    if not callable(value):
+        raise ConfigurationError(
+            f"agent {agent_id!r}: no_retry takes exception classes or a predicate, "
+            f"not {type(value).__name__}"
+        )
+    predicate = value
+
+    def judged(error: Exception) -> str | None:
+        try:
+            permanent = predicate(error)
+        except Exception:  # a broken predicate must not lose the event: retry as usual
+            _log.exception("agent %s: its no_retry predicate raised", agent_id)
+            return None
+        return "not retried: the no_retry predicate is true for it" if permanent else None
+
+    return judged
 
 
 def _validator(schema: PayloadSchema | None, agent_id: str, side: str) -> PayloadValidator | None:

@@ -74,6 +74,10 @@ class DeadLetterSink(ABC):
     def close(self) -> None:  # noqa: B027  (optional hook)
         """Flush and release resources."""
 
+    def describe(self) -> str:
+        """Where the dead letters go, for a person (``reagents run`` says it at start)."""
+        return type(self).__name__
+
     async def aclose(self) -> None:
         """Flush and release resources, waiting for writes still under way (the pipeline
         calls this when it stops; a sink that writes remotely overrides it)."""

@@ -19,16 +19,14 @@ from reagents.errors import describe_validation_error
 from reagents.events import AgentEvent, encode_event
 from reagents.operators.filters import Filter
 from reagents.sinks.base import DeadLetterSink, Sink
+from reagents.sinks.memory import UnsavedDeadLetters
 
 __all__ = [
-    "DEFAULT_DEAD_LETTERS",
     "FileSink",
     "JsonlDeadLetterLog",
     "dead_letter_log",
     "read_dead_letters",
 ]
-
-DEFAULT_DEAD_LETTERS = Path("dead_letters.jsonl")
 
 _log = logging.getLogger(__name__)
 
@@ -124,12 +122,20 @@ class JsonlDeadLetterLog(DeadLetterSink):
             self._file.close()
             self._file = None
 
+    def describe(self) -> str:
+        """The log's absolute path."""
+        return os.path.abspath(self.path)
+
 
 def dead_letter_log(value: DeadLetterSink | str | os.PathLike[str] | None) -> DeadLetterSink:
-    """``value`` if it is a dead-letter sink, else a JSONL log at that path (or the default)."""
+    """``value`` if it is a dead-letter sink, else a JSONL log at that path.
+
+    ``None`` (nothing declared) keeps them in memory (`UnsavedDeadLetters`, which warns
+    at the first): no file appears in the working directory unasked.
+    """
     if isinstance(value, DeadLetterSink):
         return value
-    return JsonlDeadLetterLog(Path(value) if value is not None else DEFAULT_DEAD_LETTERS)
+    return UnsavedDeadLetters() if value is None else JsonlDeadLetterLog(Path(value))
 
 
 def read_dead_letters(

@@ -64,6 +64,10 @@ class KafkaDeadLetterSink(DeadLetterSink):
         self._closing: asyncio.Task[None] | None = None
         self.written = 0
 
+    def describe(self) -> str:
+        """The topic."""
+        return f"Kafka topic {self.topic!r}"
+
     def write(self, letter: DeadLetter) -> None:
         """Queue ``letter`` for the topic (needs a running event loop)."""
         self._raise_failure()
