@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from reagents.errors import ConfigurationError
 from reagents.kafka.config import require_aiokafka
+from reagents.kafka.topology import create_hint
 from reagents.sources.kafka_partitions import Partition
 
 if TYPE_CHECKING:
@@ -99,20 +100,35 @@ class Membership:
             elif pattern:
                 consumer.subscribe(pattern=pattern, listener=_listener(self))
             else:
+                await self._require_topics(consumer, topics)
                 consumer.subscribe(list(topics), listener=_listener(self))
         except BaseException:
             self.consumer = None
             await consumer.stop()
             raise
 
+    async def _require_topics(self, consumer: AIOKafkaConsumer, topics: Sequence[str]) -> None:
+        """Raise `ConfigurationError` unless every one of ``topics`` exists.
+
+        Subscribing to a missing topic would let the broker create it (aiokafka asks
+        for a topic's metadata with auto-creation on): an idle consumer of a typo.
+        """
+        existing = await consumer.topics()  # the metadata of every topic: creates none
+        missing = [topic for topic in topics if topic not in existing]
+        if missing:
+            raise ConfigurationError(
+                f"{self.name}: topic(s) {', '.join(map(repr, missing))} do not exist; "
+                f"{create_hint(missing)}"
+            )
+
     async def _assign_all(self, consumer: AIOKafkaConsumer, topics: Sequence[str]) -> None:
         structs = require_aiokafka("structs")
-        await consumer.topics()  # fetches metadata
+        await self._require_topics(consumer, topics)
         partitions: list[TopicPartition] = []
         for topic in topics:
             numbers = consumer.partitions_for_topic(topic)
             if not numbers:
-                raise ConfigurationError(f"{self.name}: topic {topic!r} does not exist")
+                raise ConfigurationError(f"{self.name}: no partitions known for topic {topic!r}")
             partitions.extend(structs.TopicPartition(topic, n) for n in sorted(numbers))
         consumer.assign(partitions)
         await self.assigned(partitions)
