@@ -2,7 +2,9 @@
 
 The key is the event's conversation (``correlation_id``, else its own id) unless a
 ``key`` function says otherwise, so every event of one conversation lands on one
-partition. Headers carry the event type, priority, correlation and event ids. The
+partition. Headers carry the event type, priority, correlation and event ids, and
+``reagents-depth``: how many reactions deep the event is, so the reading pipeline's
+cycle guard (``max_depth``) counts on from there. The
 producer uses ``acks=all``; a failed send is retried, then raised (the pipeline
 retries the write and dead-letters it), never dropped. Needs ``reagents[kafka]``.
 
@@ -17,8 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from reagents.delivery import causation_depth
 from reagents.events import AgentEvent, encode_event
 from reagents.kafka.config import KafkaConfig
+from reagents.kafka.headers import depth_header
 from reagents.kafka.producer import (
     Headers,
     MissingTopicError,
@@ -40,8 +44,9 @@ def conversation_key(event: AgentEvent) -> bytes:
     return event.conversation_id.encode()
 
 
-def event_headers(event: AgentEvent) -> Headers:
-    """Routing headers, so consumers can look at an event without decoding it."""
+def event_headers(event: AgentEvent, depth: int = 0) -> Headers:
+    """Routing headers, so consumers can look at an event without decoding it, and its
+    causation ``depth`` (when above 0)."""
     headers: Headers = [
         ("event_type", event.event_type.encode()),
         ("priority", str(event.priority).encode()),
@@ -50,6 +55,8 @@ def event_headers(event: AgentEvent) -> Headers:
     ]
     if event.source_agent:
         headers.append(("source_agent", event.source_agent.encode()))
+    if depth > 0:
+        headers.append(depth_header(depth))
     return headers
 
 
@@ -106,7 +113,7 @@ class KafkaSink(Sink):
         value = encode_event(event)
         raw_key = self._key(event)
         key = raw_key.encode() if isinstance(raw_key, str) else raw_key
-        headers = event_headers(event)
+        headers = event_headers(event, causation_depth.get())
         send = self._producer.send_and_wait if self._wait else self._producer.send
         for topic in topics:
             await send(topic, value, key, headers)

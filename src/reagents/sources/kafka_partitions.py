@@ -3,7 +3,8 @@
 `Partition` turns one assigned partition's out-of-order acks into the next offset to
 commit (`OrderedAcks`, O(1) per record) and remembers whether it is paused or revoked.
 `Backlog` queues what the poller read, one `Polled` per partition and poll, until the
-pipeline pulls it: records are decoded only then, a batch at a time. Nothing here talks
+pipeline pulls it: records are decoded only then, a batch at a time, each with the
+causation depth its ``reagents-depth`` header carries. Nothing here talks
 to Kafka; aiokafka's record types are only named for the type checker.
 """
 
@@ -14,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, TypeAlias
 
 from reagents.delivery import Incoming, OrderedAcks
+from reagents.kafka.headers import read_depth
 from reagents.sources.kafka_records import Decoder, decode_value
 
 if TYPE_CHECKING:
@@ -128,9 +130,8 @@ class Backlog:
             for index in range(start, stop):
                 record = records[index]
                 origin = f"{label}@{record.offset}"
-                out.append(
-                    Incoming(decode_value(record.value, origin, decode), acks[index], origin)
-                )
+                item = decode_value(record.value, origin, decode)
+                out.append(Incoming(item, acks[index], origin, read_depth(record.headers)))
             self.count -= stop - start
             part.handed = records[stop - 1].offset + 1
             if stop == len(records):
