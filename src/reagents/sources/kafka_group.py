@@ -4,6 +4,8 @@
 owns. Joining subscribes to the topics or the pattern with a rebalance listener, or,
 without a group, assigns every partition of the topics. An explicit start is applied
 the first time a partition is assigned; after that the group's committed offsets rule.
+A start time is the records' own Kafka timestamp: a partition starts at its first
+record stamped at or after it, or at its end when there is none yet.
 A revoked partition's handed-out records get ``revoke_timeout`` seconds to be acked;
 then its acked prefix is committed and the rest abandoned (redelivered). Offsets are
 committed only after the ``flush_before_commit`` sinks are flushed.
@@ -170,10 +172,13 @@ class Membership:
         elif isinstance(start, datetime):
             millis = int(start.replace(tzinfo=start.tzinfo or UTC).timestamp() * 1000)
             found = (await consumer.offsets_for_times({tp: millis})).get(tp)
-            if found is None:
+            if found is None or found.timestamp < 0:  # none that late (Tansu: offset 0, ts -1)
                 await consumer.seek_to_end(tp)
             else:
                 consumer.seek(tp, found.offset)
+            # The end or the offset found may lie inside a batch of older records (Tansu
+            # answers batch offsets): those are skipped up to the first that is not.
+            self.parts[tp].not_before = millis
         elif isinstance(start, int):
             consumer.seek(tp, start)
 
