@@ -53,7 +53,8 @@ class ProducerSettings(BaseModel):
     ``auto_create_topics``: send to topics the cluster does not list, leaving it to the
     broker to create them (if it is configured to); off, such a send raises
     `MissingTopicError`. ``topic_recheck``: seconds between two requests for the
-    cluster's topics when a send names an unknown one.
+    cluster's topics when a send names an unknown one (short enough that a sink's
+    retries of such a send see a topic created meanwhile).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -65,7 +66,7 @@ class ProducerSettings(BaseModel):
     retry_backoff: float = Field(default=0.2, ge=0)
     max_pending: int = Field(default=10_000, ge=1)
     auto_create_topics: bool = False
-    topic_recheck: float = Field(default=1.0, ge=0)
+    topic_recheck: float = Field(default=0.5, ge=0)
 
 
 class _Pending:
