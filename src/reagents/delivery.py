@@ -10,12 +10,18 @@ the `Receipt` of each delivery it was made from. An operator that drops a value
 releases its receipts at once; a batch or window gathers its members' receipts into
 one `Held`; the runtime releases them when the handler has handled (or dead-lettered)
 what the flow emitted. So acks follow content, whatever order values come out in.
+
+How deep in a chain of reactions an event is (its causation depth, 0 straight from a
+source) travels with it: a source that reads it back from another process says so
+(``Incoming.depth``), and `causation_depth` tells a sink writing it elsewhere, so a
+pipeline's cycle guard (``max_depth``) holds across processes.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import partial
 from typing import Generic, Protocol, TypeVar
@@ -23,7 +29,15 @@ from typing import Generic, Protocol, TypeVar
 from reagents.dead_letter import DeadLetter
 from reagents.events import AgentEvent
 
-__all__ = ["Ack", "Held", "Incoming", "OrderedAcks", "Receipt", "noop_ack"]
+__all__ = [
+    "Ack",
+    "Held",
+    "Incoming",
+    "OrderedAcks",
+    "Receipt",
+    "causation_depth",
+    "noop_ack",
+]
 
 P = TypeVar("P")
 T = TypeVar("T")
@@ -39,12 +53,19 @@ class Incoming:
     """One record from a source: a decoded event, or the dead letter of one that failed.
 
     ``origin`` says where it came from (``market.jsonl:12``, ``topic[3]@1045``) so
-    dead letters and logs can point at it.
+    dead letters and logs can point at it. ``depth``: how many reactions deep the
+    event already was where it was written (another process's agents made it).
     """
 
     item: AgentEvent | DeadLetter
     ack: Callable[[], None] = noop_ack
     origin: str = ""
+    depth: int = 0
+
+
+causation_depth: ContextVar[int] = ContextVar("reagents_causation_depth", default=0)
+"""The causation depth of the event being handled (set by the runner around each
+handler and sink write): what a sink carrying it to another process passes on."""
 
 
 class Ack:

@@ -6,7 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 import typer
+from typer.testing import CliRunner
 
+from reagents.cli import app
 from reagents.cli.kafka import start_position
 from reagents.errors import ConfigurationError
 from reagents.kafka import BOOTSTRAP_ENV, KafkaConfig, TopicNaming, resolve_bootstrap
@@ -66,3 +68,14 @@ def test_replay_starts_at_an_offset_a_time_or_the_beginning() -> None:
 def test_a_kafka_dead_letter_sink_names_its_topic() -> None:
     sink = KafkaDeadLetterSink("orders_dlq", bootstrap="127.0.0.1:9")
     assert sink.describe() == "Kafka topic 'orders_dlq'"
+
+
+@pytest.mark.parametrize("command", [("kafka", "replay"), ("replay",)])
+def test_from_time_help_says_it_is_the_record_time_not_the_event_timestamp(
+    command: tuple[str, ...],
+) -> None:
+    result = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.replace("│", " ").split())
+    assert "Start at this record time" in text
+    assert "not the event's own timestamp field" in text.replace("`", "")

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from reagents.cli.console import CliError, friendly
-from reagents.cli.kafka import BootstrapOpt, replay_from_kafka, start_position
+from reagents.cli.kafka import FROM_TIME_HELP, BootstrapOpt, replay_from_kafka, start_position
 from reagents.cli.loading import PIPELINE_HELP, PipelineArg, load_pipeline
 from reagents.cli.running import FailOnDeadLettersOpt, ProgressOpt, replay_log, run_and_report
 from reagents.views.graph import pipeline_graph
@@ -77,7 +77,7 @@ def replay(
     ] = None,
     from_offset: Annotated[int | None, typer.Option(help="With --kafka: start offset.")] = None,
     from_time: Annotated[
-        str | None, typer.Option(metavar="ISO-TIME", help="With --kafka: start time.")
+        str | None, typer.Option(metavar="ISO-TIME", help=f"With --kafka. {FROM_TIME_HELP}")
     ] = None,
     out: Annotated[
         Path | None, typer.Option(help="With --kafka: write the events to this JSONL file.")

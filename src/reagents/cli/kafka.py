@@ -29,7 +29,7 @@ from reagents.kafka.broker import EmbeddedBroker
 from reagents.kafka.config import BOOTSTRAP_ENV, KafkaConfig
 from reagents.sources.kafka import KafkaSource, StartAt
 
-__all__ = ["broker", "kafka_app", "replay_from_kafka", "start_position"]
+__all__ = ["FROM_TIME_HELP", "broker", "kafka_app", "replay_from_kafka", "start_position"]
 
 kafka_app = typer.Typer(
     help="Kafka tools: replay a topic into a pipeline or a JSONL file.",
@@ -45,12 +45,22 @@ BootstrapOpt = Annotated[
 ]
 
 
+FROM_TIME_HELP = (
+    "Start at this record time: the timestamp Kafka keeps with each record (set by its "
+    "producer or by the broker), not the event's own `timestamp` field; no offset = UTC. "
+    "Records stamped earlier are skipped, so a time after the last record replays nothing."
+)
+
+
 def _err() -> Console:
     return Console(stderr=True, soft_wrap=True)
 
 
 def start_position(from_offset: int | None, from_time: str | None) -> StartAt:
-    """The replay start: an offset, a time (ISO-8601, no offset = UTC) or the beginning."""
+    """The replay start: an offset, a record time (ISO-8601, no offset = UTC) or the beginning.
+
+    A time is compared with the records' Kafka timestamps, not the events' ``timestamp``.
+    """
     if from_offset is not None and from_time is not None:
         raise typer.BadParameter("give --from-offset or --from-time, not both")
     if from_offset is not None:
@@ -142,9 +152,7 @@ def replay_command(
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Into this JSONL file (appended).")] = None,
     from_offset: Annotated[int | None, typer.Option(help="Start at this offset.")] = None,
-    from_time: Annotated[
-        str | None, typer.Option(metavar="ISO-TIME", help="Start at this time (no offset = UTC).")
-    ] = None,
+    from_time: Annotated[str | None, typer.Option(metavar="ISO-TIME", help=FROM_TIME_HELP)] = None,
     bootstrap: BootstrapOpt = None,
     idle: Annotated[float, typer.Option(help="End after this many idle seconds.")] = 2.0,
     progress: Annotated[bool | None, typer.Option("--progress/--no-progress")] = None,

@@ -13,8 +13,15 @@ from reagents.kafka.config import (
     require_aiokafka,
     resolve_bootstrap,
 )
-from reagents.kafka.producer import KafkaSendError, ProducerSettings, ReliableProducer
+from reagents.kafka.producer import (
+    KafkaSendError,
+    MissingTopicError,
+    ProducerSettings,
+    ReliableProducer,
+)
+from reagents.kafka.topic_cache import TopicCache
 from reagents.kafka.topology import (
+    AgentTopics,
     TopicNaming,
     TopicSpec,
     ensure_topics,
@@ -23,13 +30,16 @@ from reagents.kafka.topology import (
 
 __all__ = [
     "BOOTSTRAP_ENV",
+    "AgentTopics",
     "BrokerError",
     "EmbeddedBroker",
     "KafkaConfig",
     "KafkaSendError",
     "KafkaUnavailableError",
+    "MissingTopicError",
     "ProducerSettings",
     "ReliableProducer",
+    "TopicCache",
     "TopicNaming",
     "TopicSpec",
     "ensure_topics",

@@ -5,6 +5,10 @@ raises `KafkaSendError`; nothing is dropped silently. Sends may be awaited one b
 (`send_and_wait`) or pipelined (`send`: at most ``max_pending`` undelivered, each
 checked at the next `flush` or when the window is full). ``async with
 ReliableProducer(config) as producer:`` stops it (flushing first) on the way out.
+
+A record for a topic the cluster does not have raises `MissingTopicError` before
+anything is sent (`TopicCache`): the broker is never relied on to create topics, so a
+misaddressed record cannot vanish into a new topic nobody reads.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Any, Literal, Self
 
@@ -20,8 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from reagents.errors import ReagentsError
 from reagents.kafka.config import KafkaConfig, require_aiokafka
+from reagents.kafka.topic_cache import TopicCache
+from reagents.kafka.topology import create_hint
 
-__all__ = ["KafkaSendError", "ProducerSettings", "ReliableProducer"]
+__all__ = ["KafkaSendError", "MissingTopicError", "ProducerSettings", "ReliableProducer"]
 
 _log = logging.getLogger(__name__)
 
@@ -33,8 +39,23 @@ class KafkaSendError(ReagentsError, RuntimeError):
     """A record could not be delivered after every retry."""
 
 
+class MissingTopicError(KafkaSendError):
+    """A record was for a topic the cluster does not have (nothing was sent)."""
+
+    def __init__(self, message: str, topics: Sequence[str]) -> None:
+        super().__init__(message)
+        self.topics = tuple(topics)
+
+
 class ProducerSettings(BaseModel):
-    """Batching, compression and retries of a producer (``acks`` is always ``all``)."""
+    """Batching, compression and retries of a producer (``acks`` is always ``all``).
+
+    ``auto_create_topics``: send to topics the cluster does not list, leaving it to the
+    broker to create them (if it is configured to); off, such a send raises
+    `MissingTopicError`. ``topic_recheck``: seconds between two requests for the
+    cluster's topics when a send names an unknown one (short enough that a sink's
+    retries of such a send see a topic created meanwhile).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -44,6 +65,8 @@ class ProducerSettings(BaseModel):
     send_retries: int = Field(default=3, ge=0)
     retry_backoff: float = Field(default=0.2, ge=0)
     max_pending: int = Field(default=10_000, ge=1)
+    auto_create_topics: bool = False
+    topic_recheck: float = Field(default=0.5, ge=0)
 
 
 class _Pending:
@@ -70,6 +93,8 @@ class ReliableProducer:
         self._producer: Any = None
         self._starting: asyncio.Lock | None = None
         self._pending: deque[_Pending] = deque()
+        self._topics = TopicCache(self._list_topics, recheck=self.settings.topic_recheck)
+        self._any_topic = self.settings.auto_create_topics
 
     async def start(self) -> None:
         """Connect (bounded retries; `KafkaUnavailableError` when the cluster is away)."""
@@ -97,6 +122,8 @@ class ReliableProducer:
     ) -> None:
         """Queue a record; waits only when ``max_pending`` records are undelivered."""
         await self.start()
+        if not (self._any_topic or topic in self._topics):
+            await self._require(topic)
         while len(self._pending) >= self.settings.max_pending:
             await self._settle(self._pending.popleft())
         entry = _Pending(topic, value, key, headers or [], None)
@@ -108,6 +135,8 @@ class ReliableProducer:
     ) -> None:
         """Send one record and wait until the cluster acknowledged it (``acks=all``)."""
         await self.start()
+        if not (self._any_topic or topic in self._topics):
+            await self._require(topic)
         entry = _Pending(topic, value, key, headers or [], None)
         entry.future = await self._enqueue(entry)
         await self._settle(entry)
@@ -117,6 +146,31 @@ class ReliableProducer:
         for topic, value, key, headers in records:
             await self.send(topic, value, key, headers)
         await self.flush()
+
+    async def missing_topics(self, topics: Iterable[str]) -> list[str]:
+        """The ones of ``topics`` the cluster does not have (none with auto-creation).
+
+        Known topics are answered from a cache; an unknown one refreshes it (at most
+        every ``topic_recheck`` seconds), so a topic created meanwhile is found.
+        """
+        if self._any_topic:
+            return []
+        await self.start()
+        return await self._topics.missing(topics)
+
+    async def _require(self, topic: str) -> None:
+        if await self._topics.missing((topic,)):
+            raise MissingTopicError(
+                f"{self.what}: topic {topic!r} does not exist (reagents does not let the "
+                f"broker create topics on a send); {create_hint([topic])}",
+                [topic],
+            )
+
+    async def _list_topics(self) -> set[str]:
+        """Every topic in the cluster's metadata (asking for all of them creates none)."""
+        cluster = await self._producer.client.fetch_all_metadata()
+        topics: set[str] = cluster.topics()
+        return topics
 
     @property
     def pending(self) -> int:

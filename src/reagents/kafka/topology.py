@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -21,8 +21,10 @@ from reagents.kafka.config import KafkaConfig, require_aiokafka
 from reagents.operators.filters import Filter
 
 __all__ = [
+    "AgentTopics",
     "TopicNaming",
     "TopicSpec",
+    "create_hint",
     "ensure_topics",
     "topics_for_agents",
 ]
@@ -106,6 +108,16 @@ async def ensure_topics(
         await admin.close()
 
 
+def create_hint(topics: Sequence[str]) -> str:
+    """How to create the missing ``topics`` (the end of an error message)."""
+    names = ", ".join(map(repr, topics))
+    return (
+        f"create {'it' if len(topics) == 1 else 'them'} first: "
+        f"reagents.kafka.ensure_topics(config, [{names}]) "
+        f"(or kafka-topics.sh --create --topic {topics[0]})"
+    )
+
+
 def _check_created(response: object) -> None:
     topic_already_exists = 36
     for item in getattr(response, "topic_errors", ()):
@@ -114,21 +126,37 @@ def _check_created(response: object) -> None:
             raise ConfigurationError(f"creating topic {name!r} failed: error {code} {message}")
 
 
-def topics_for_agents(
-    naming: TopicNaming, subscriptions: Mapping[str, Filter]
-) -> Callable[[AgentEvent], list[str]]:
+def topics_for_agents(naming: TopicNaming, subscriptions: Mapping[str, Filter]) -> AgentTopics:
     """Where an event goes: its ``target_agents``' topics, else every subscriber's topic.
 
     ``subscriptions`` maps agent ids to their filters (``{a.id: a.filter for a in agents}``).
     """
-    table = [
-        (subscription, naming.agent(agent_id)) for agent_id, subscription in subscriptions.items()
-    ]
-    by_id = {agent_id: naming.agent(agent_id) for agent_id in subscriptions}
+    return AgentTopics(naming, subscriptions)
 
-    def route(event: AgentEvent) -> list[str]:
+
+class AgentTopics:
+    """Routes an event to the topics of the agents it is meant for (`topics_for_agents`).
+
+    A `KafkaSink` given one names, when a topic is missing, the agents it stood for.
+    """
+
+    def __init__(self, naming: TopicNaming, subscriptions: Mapping[str, Filter]) -> None:
+        self.naming = naming
+        self._table = [(subscription, naming.agent(a)) for a, subscription in subscriptions.items()]
+        self._by_id = {agent_id: naming.agent(agent_id) for agent_id in subscriptions}
+
+    def __call__(self, event: AgentEvent) -> list[str]:
+        """The topics ``event`` is written to."""
         if event.target_agents:
-            return [by_id.get(a) or naming.agent(a) for a in event.target_agents]
-        return [topic for subscription, topic in table if subscription.matches(event)]
+            return [self.topic_of(a) for a in event.target_agents]
+        return [topic for subscription, topic in self._table if subscription.matches(event)]
 
-    return route
+    def topic_of(self, agent_id: str) -> str:
+        """The topic agent ``agent_id`` consumes."""
+        return self._by_id.get(agent_id) or self.naming.agent(agent_id)
+
+    def agents_on(self, topic: str, event: AgentEvent) -> list[str]:
+        """The agents ``event`` went to ``topic`` for."""
+        if event.target_agents:
+            return [a for a in event.target_agents if self.topic_of(a) == topic]
+        return [a for a, t in self._by_id.items() if t == topic]

@@ -160,8 +160,8 @@ class Bus:
             if schemas is not None and not self._valid(incoming, item, schemas):
                 continue
             targets = match(item)
-            if targets:
-                deliver(item, targets, Ack(incoming.ack, holders=0), 0)
+            if targets:  # at the depth it was written at, if another process made it
+                deliver(item, targets, Ack(incoming.ack, holders=0), incoming.depth)
             else:
                 incoming.ack()
             if tap.observers:

@@ -22,7 +22,7 @@ from collections import deque
 from typing import Any
 
 from reagents.dead_letter import FailureStage
-from reagents.delivery import Held
+from reagents.delivery import Held, causation_depth
 from reagents.errors import PayloadValidationError
 from reagents.events import AgentEvent, utc_now
 from reagents.pipelines.deliveries import (
@@ -201,6 +201,7 @@ class AgentRunner:
             return
         stats.in_flight += 1
         started = time.perf_counter()
+        causation_depth.set(item.depth)  # a sink writing to Kafka passes it on
         try:
             result = agent.handle(item.value)
             elapsed_ms = (time.perf_counter() - started) * 1000

@@ -2,18 +2,34 @@
 
 The key is the event's conversation (``correlation_id``, else its own id) unless a
 ``key`` function says otherwise, so every event of one conversation lands on one
-partition. Headers carry the event type, priority, correlation and event ids. The
+partition. Headers carry the event type, priority, correlation and event ids, and
+``reagents-depth``: how many reactions deep the event is, so the reading pipeline's
+cycle guard (``max_depth``) counts on from there. The
 producer uses ``acks=all``; a failed send is retried, then raised (the pipeline
 retries the write and dead-letters it), never dropped. Needs ``reagents[kafka]``.
+
+An event for a topic the cluster does not have (addressed to an agent no process
+runs: ``shop_ghost``) is not sent to any of its topics: the write raises
+`MissingTopicError` naming the topic, the agents it stood for and how to create it,
+and the pipeline dead-letters the event with that reason (replay it once the topic
+exists). Topics are never left to the broker's auto-creation.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from reagents.delivery import causation_depth
 from reagents.events import AgentEvent, encode_event
 from reagents.kafka.config import KafkaConfig
-from reagents.kafka.producer import Headers, ProducerSettings, ReliableProducer
+from reagents.kafka.headers import depth_header
+from reagents.kafka.producer import (
+    Headers,
+    MissingTopicError,
+    ProducerSettings,
+    ReliableProducer,
+)
+from reagents.kafka.topology import AgentTopics, create_hint
 from reagents.operators.filters import Filter
 from reagents.sinks.base import Sink
 
@@ -28,8 +44,9 @@ def conversation_key(event: AgentEvent) -> bytes:
     return event.conversation_id.encode()
 
 
-def event_headers(event: AgentEvent) -> Headers:
-    """Routing headers, so consumers can look at an event without decoding it."""
+def event_headers(event: AgentEvent, depth: int = 0) -> Headers:
+    """Routing headers, so consumers can look at an event without decoding it, and its
+    causation ``depth`` (when above 0)."""
     headers: Headers = [
         ("event_type", event.event_type.encode()),
         ("priority", str(event.priority).encode()),
@@ -38,6 +55,8 @@ def event_headers(event: AgentEvent) -> Headers:
     ]
     if event.source_agent:
         headers.append(("source_agent", event.source_agent.encode()))
+    if depth > 0:
+        headers.append(depth_header(depth))
     return headers
 
 
@@ -83,14 +102,39 @@ class KafkaSink(Sink):
         return (chosen,) if isinstance(chosen, str) else chosen
 
     async def write(self, event: AgentEvent) -> None:
-        """Send ``event`` to its topics (and wait for delivery unless pipelined)."""
+        """Send ``event`` to its topics (and wait for delivery unless pipelined).
+
+        Raises `MissingTopicError`, sending nothing, when one of its topics is missing.
+        """
+        topics = self.topics_of(event)
+        missing = await self._producer.missing_topics(topics)
+        if missing:
+            raise MissingTopicError(self._not_sent(event, missing), missing)
         value = encode_event(event)
         raw_key = self._key(event)
         key = raw_key.encode() if isinstance(raw_key, str) else raw_key
-        headers = event_headers(event)
+        headers = event_headers(event, causation_depth.get())
         send = self._producer.send_and_wait if self._wait else self._producer.send
-        for topic in self.topics_of(event):
+        for topic in topics:
             await send(topic, value, key, headers)
+
+    def _not_sent(self, event: AgentEvent, missing: Sequence[str]) -> str:
+        """Why ``event`` was not sent: which topics are missing, for which agents."""
+        named = []
+        for topic in missing:
+            if isinstance(self._topic, AgentTopics):
+                agents = self._topic.agents_on(topic, event)
+            else:
+                agents = list(event.target_agents)
+            whose = f" (of agent {', '.join(map(repr, agents))})" if agents else ""
+            named.append(f"topic {topic!r}{whose}")
+        verb = "does" if len(missing) == 1 else "do"
+        return (
+            f"event {event.event_type!r} was sent to none of its topics: "
+            f"{' and '.join(named)} {verb} not exist (does any process run that agent? "
+            f"a topic must exist before events are produced to it); {create_hint(missing)}, "
+            "then replay this dead letter"
+        )
 
     async def flush(self) -> None:
         """Wait until every pipelined record is delivered."""

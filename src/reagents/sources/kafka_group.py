@@ -4,6 +4,8 @@
 owns. Joining subscribes to the topics or the pattern with a rebalance listener, or,
 without a group, assigns every partition of the topics. An explicit start is applied
 the first time a partition is assigned; after that the group's committed offsets rule.
+A start time is the records' own Kafka timestamp: a partition starts at its first
+record stamped at or after it, or at its end when there is none yet.
 A revoked partition's handed-out records get ``revoke_timeout`` seconds to be acked;
 then its acked prefix is committed and the rest abandoned (redelivered). Offsets are
 committed only after the ``flush_before_commit`` sinks are flushed.
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from reagents.errors import ConfigurationError
 from reagents.kafka.config import require_aiokafka
+from reagents.kafka.topology import create_hint
 from reagents.sources.kafka_partitions import Partition
 
 if TYPE_CHECKING:
@@ -99,20 +102,35 @@ class Membership:
             elif pattern:
                 consumer.subscribe(pattern=pattern, listener=_listener(self))
             else:
+                await self._require_topics(consumer, topics)
                 consumer.subscribe(list(topics), listener=_listener(self))
         except BaseException:
             self.consumer = None
             await consumer.stop()
             raise
 
+    async def _require_topics(self, consumer: AIOKafkaConsumer, topics: Sequence[str]) -> None:
+        """Raise `ConfigurationError` unless every one of ``topics`` exists.
+
+        Subscribing to a missing topic would let the broker create it (aiokafka asks
+        for a topic's metadata with auto-creation on): an idle consumer of a typo.
+        """
+        existing = await consumer.topics()  # the metadata of every topic: creates none
+        missing = [topic for topic in topics if topic not in existing]
+        if missing:
+            raise ConfigurationError(
+                f"{self.name}: topic(s) {', '.join(map(repr, missing))} do not exist; "
+                f"{create_hint(missing)}"
+            )
+
     async def _assign_all(self, consumer: AIOKafkaConsumer, topics: Sequence[str]) -> None:
         structs = require_aiokafka("structs")
-        await consumer.topics()  # fetches metadata
+        await self._require_topics(consumer, topics)
         partitions: list[TopicPartition] = []
         for topic in topics:
             numbers = consumer.partitions_for_topic(topic)
             if not numbers:
-                raise ConfigurationError(f"{self.name}: topic {topic!r} does not exist")
+                raise ConfigurationError(f"{self.name}: no partitions known for topic {topic!r}")
             partitions.extend(structs.TopicPartition(topic, n) for n in sorted(numbers))
         consumer.assign(partitions)
         await self.assigned(partitions)
@@ -154,10 +172,13 @@ class Membership:
         elif isinstance(start, datetime):
             millis = int(start.replace(tzinfo=start.tzinfo or UTC).timestamp() * 1000)
             found = (await consumer.offsets_for_times({tp: millis})).get(tp)
-            if found is None:
+            if found is None or found.timestamp < 0:  # none that late (Tansu: offset 0, ts -1)
                 await consumer.seek_to_end(tp)
             else:
                 consumer.seek(tp, found.offset)
+            # The end or the offset found may lie inside a batch of older records (Tansu
+            # answers batch offsets): those are skipped up to the first that is not.
+            self.parts[tp].not_before = millis
         elif isinstance(start, int):
             consumer.seek(tp, start)
 

@@ -1,9 +1,11 @@
 """Per-partition bookkeeping of the `KafkaSource`: acks, pauses and the polled backlog.
 
 `Partition` turns one assigned partition's out-of-order acks into the next offset to
-commit (`OrderedAcks`, O(1) per record) and remembers whether it is paused or revoked.
+commit (`OrderedAcks`, O(1) per record) and remembers whether it is paused or revoked
+(and, started at a time, skips the records stamped before it).
 `Backlog` queues what the poller read, one `Polled` per partition and poll, until the
-pipeline pulls it: records are decoded only then, a batch at a time. Nothing here talks
+pipeline pulls it: records are decoded only then, a batch at a time, each with the
+causation depth its ``reagents-depth`` header carries. Nothing here talks
 to Kafka; aiokafka's record types are only named for the type checker.
 """
 
@@ -14,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, TypeAlias
 
 from reagents.delivery import Incoming, OrderedAcks
+from reagents.kafka.headers import read_depth
 from reagents.sources.kafka_records import Decoder, decode_value
 
 if TYPE_CHECKING:
@@ -35,6 +38,7 @@ class Partition:
         "handed",
         "label",
         "low",
+        "not_before",
         "on_room",
         "paused",
         "revoked",
@@ -52,6 +56,7 @@ class Partition:
         self.handed: int | None = None  # next offset after the last record handed out
         self.paused = False
         self.revoked = False
+        self.not_before: int | None = None  # a start time (ms): older records are skipped
 
     def _advance(self, offset: int) -> None:
         self.acked = offset + 1
@@ -78,6 +83,17 @@ class Polled:
         self.next = 0
 
 
+def _from_start_time(part: Partition, records: list[Record]) -> list[Record]:
+    """``records`` from the first stamped at or after the partition's start time on
+    (the start time is then reached: later records all pass)."""
+    start = part.not_before
+    for index, record in enumerate(records):
+        if start is None or record.timestamp >= start:
+            part.not_before = None
+            return records[index:] if index else records
+    return []
+
+
 class Backlog:
     """Polled records not yet handed out, in partition order (``count`` of them)."""
 
@@ -99,6 +115,8 @@ class Backlog:
         taken = 0
         for tp, records in polled.items():
             part = parts.get(tp)
+            if part is not None and part.not_before is not None:
+                records = _from_start_time(part, records)
             if part is None or part.revoked or not records:
                 continue
             track = part.acks.track
@@ -128,9 +146,8 @@ class Backlog:
             for index in range(start, stop):
                 record = records[index]
                 origin = f"{label}@{record.offset}"
-                out.append(
-                    Incoming(decode_value(record.value, origin, decode), acks[index], origin)
-                )
+                item = decode_value(record.value, origin, decode)
+                out.append(Incoming(item, acks[index], origin, read_depth(record.headers)))
             self.count -= stop - start
             part.handed = records[stop - 1].offset + 1
             if stop == len(records):
