@@ -11,6 +11,7 @@ import pytest
 from reagents.events import AgentEvent
 from reagents.kafka import KafkaConfig, KafkaUnavailableError
 from reagents.kafka.broker import free_port
+from reagents.operators.batch import batch
 from reagents.pipelines.lifecycle import SourceFailedError
 from reagents.pipelines.pipeline import Pipeline
 from reagents.policies import Watermarks
@@ -146,3 +147,35 @@ async def test_an_unreachable_broker_fails_clearly_after_bounded_retries() -> No
         await asyncio.wait_for(pipeline.run(), 20)
     assert isinstance(info.value.__cause__, KafkaUnavailableError)
     assert time.monotonic() - started < 10
+
+
+async def test_a_flow_holding_sparse_events_reads_past_a_full_window(
+    kafka_config: KafkaConfig, topic_name: str
+) -> None:
+    """One record in ten is a tick; a count batch of 20 ticks spans 200 records, past
+    a window of 50: with every partition paused and only the flow holding records,
+    the source reads on instead of waiting for acks that need more input."""
+    topic = await create_topic(kafka_config, topic_name, partitions=1)
+    events = [
+        AgentEvent(event_type="tick" if n % 10 == 0 else "noise", payload={"n": n})
+        for n in range(600)
+    ]
+    await produce(kafka_config, topic, events)
+    source = KafkaSource(
+        topic,
+        group_id=topic_name,
+        config=kafka_config,
+        window=Watermarks(high=50, low=25),
+        batch_size=10,
+        stop_when_idle=1.0,
+    )
+    pipeline = Pipeline("sparse", sources=[source], dead_letters=MemoryDeadLetters())
+    sizes: list[int] = []
+
+    @pipeline.agent(subscription="type = tick", flow=[batch(20)])
+    async def tally(ticks: list[AgentEvent]) -> None:
+        sizes.append(len(ticks))
+
+    await asyncio.wait_for(pipeline.run(), 30)
+    assert sizes == [20, 20, 20]
+    assert source.committed_offsets() == {f"{topic}[0]": 600}

@@ -19,6 +19,7 @@ from typing import Any
 from reagents.errors import ReagentsError
 from reagents.pipelines.bus import Bus
 from reagents.pipelines.runner import AgentRunner
+from reagents.pipelines.settling import WorkInFlight
 from reagents.policies import Watermarks
 from reagents.sinks.base import Sink
 from reagents.sources.base import Source
@@ -47,6 +48,7 @@ class Lifecycle:
         self.watermarks = watermarks
         self.inbox = inbox
         self._bus = bus
+        self._work = WorkInFlight(name, bus, inbox)
         self._drain_timeout = 30.0
         self._over_committed = False
         self._stopping: asyncio.Event | None = None
@@ -74,13 +76,15 @@ class Lifecycle:
         runners = self._bus.runners()
         for runner in runners:
             runner.start()
+        for source in sources:
+            source.flows_wait = self._work.only_flows_hold
         self._started.set()
         pumps = {asyncio.create_task(self._pump(s), name=f"reagents:{s.name}"): s for s in sources}
         inbox_pump = asyncio.create_task(self._pump(self.inbox), name="reagents:inbox")
         try:
             await self._until_finished(pumps, inbox_pump, forever)
             await _cancel(pumps)  # stop reading; the inbox still takes what code publishes
-            await self._drain()
+            await self._work.drain(self._drain_timeout)
         finally:
             self._started.clear()
             await self._shutdown([*pumps, inbox_pump], runners, sources, sinks)
@@ -106,9 +110,7 @@ class Lifecycle:
 
     async def wait_idle(self) -> None:
         """Return once nothing is in flight and the inbox is empty."""
-        while not self._idle():
-            await self._bus.flow.wait_idle()
-            await asyncio.sleep(0)  # the inbox pump takes what was published meanwhile
+        await self._work.wait_idle()
 
     async def wait_started(self) -> None:
         """Return once `run` has started the agents."""
@@ -145,7 +147,9 @@ class Lifecycle:
                 if stop_requested in done:
                     return
             # The sources are done: a service waits for stop; a run for its work to settle.
-            waiter = asyncio.create_task(asyncio.Event().wait() if forever else self._settle())
+            waiter = asyncio.create_task(
+                asyncio.Event().wait() if forever else self._work.settle(self._drain_timeout)
+            )
             try:
                 done, _ = await asyncio.wait(
                     {waiter, stop_requested, inbox_pump}, return_when=asyncio.FIRST_COMPLETED
@@ -156,71 +160,6 @@ class Lifecycle:
                 raise inbox_pump.exception()  # type: ignore[misc]
         finally:
             stop_requested.cancel()
-
-    def _idle(self) -> bool:
-        return self._bus.flow.idle and len(self.inbox) == 0
-
-    async def _settle(self) -> None:
-        """Return once nothing is in flight and the inbox is empty.
-
-        When only agents' flows still hold work (every runner idle), the first flow
-        that holds input (in the order agents were added) is flushed, and nothing else
-        until it holds none: a flow downstream is flushed only after what the upstream
-        flush produced reached it. Flows that only hold joined events (a
-        `with_latest_from`'s latest) are flushed last. If nothing moves for the drain
-        timeout once every holding flow was flushed, the run ends without
-        acknowledging what is left (a flow that failed), saying so.
-        """
-        flow = self._bus.flow
-        runners = self._bus.runners()
-        stages = [r.flow for r in runners if r.flow is not None]
-        if not stages:
-            await self.wait_idle()
-            return
-        flushed: set[int] = set()  # since the last change of the in-flight count
-        while not self._idle():
-            if len(self.inbox) and flow.has_room:  # its pump takes them (a match or not)
-                await asyncio.sleep(0)
-                continue
-            waiting = flow.changed()
-            if len(self.inbox) == 0 and all(r.idle for r in runners):
-                holding = [s for s in stages if s.holds > 0] or [
-                    s for s in stages if s.side_holds > 0
-                ]
-                fresh = [s for s in holding[:1] if id(s) not in flushed]
-                if fresh:
-                    waiting.cancel()
-                    flushed.add(id(fresh[0]))
-                    fresh[0].flush()
-                    continue
-                try:  # flushed flows still hold values their timers will send (throttle)
-                    await asyncio.wait_for(asyncio.shield(waiting), self._drain_timeout)
-                except TimeoutError:
-                    self._leaked(flow.in_flight)
-                    return
-            else:
-                await waiting
-            flushed.clear()
-
-    def _leaked(self, count: int) -> None:
-        logger.error(
-            "pipeline %s: %d deliveries in flight that no agent, queue or flow holds (a "
-            "flow failed?); ending without acknowledging them (they will be delivered again)",
-            *(self.name, count),
-        )
-
-    async def _drain(self) -> None:
-        flow = self._bus.flow
-        if self._idle():
-            return
-        try:
-            await asyncio.wait_for(self._settle(), self._drain_timeout)
-        except TimeoutError:
-            logger.warning(
-                "pipeline %s: %d deliveries still in flight after %.1fs; stopping without "
-                "acknowledging them (they will be delivered again)",
-                *(self.name, flow.in_flight, self._drain_timeout),
-            )
 
     async def _shutdown(
         self,
@@ -247,6 +186,8 @@ class Lifecycle:
                     logger.exception("pipeline %s: closing sink %s failed", self.name, sink.name)
             await self._bus.dead_letters.aclose()
         finally:
+            for source in sources:
+                source.flows_wait = None
             self.running = False
             self._ended.set()
 

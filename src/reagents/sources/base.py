@@ -2,7 +2,9 @@
 
 Sources are pulled: the pipeline asks for the next batch only while it has room,
 which is how a pausable source is paused (a file stops reading; Kafka pauses its
-partitions). A source checkpoints only what was acked, in source order.
+partitions). A source checkpoints only what was acked, in source order, and may also
+pause itself at a window of records handed out but not acknowledged (the bound of
+what a crash re-delivers); ``flows_wait`` tells it when waiting would be for ever.
 
 A source is an async context manager: ``async with FileSource(path) as source:``
 closes it on the way out. A pipeline also closes its sources when it stops; closing
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from types import TracebackType
 from typing import Self
 
@@ -33,6 +35,10 @@ class Source(ABC):
     name: str = "source"
     pausable: bool = True
     """False for push sources that cannot wait (they buffer with an overflow policy)."""
+    flows_wait: Callable[[], bool] | None = None
+    """Set by a running pipeline: True while every record in flight is held by agents'
+    flows that wait for more input (every agent idle). A source paused at its own
+    window then reads on, since the acks it waits for come only after more input."""
 
     @abstractmethod
     def batches(self) -> AsyncIterator[Sequence[Incoming]]:

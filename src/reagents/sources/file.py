@@ -13,6 +13,7 @@ checkpoint_every`` lines, however long one event waits (behind more urgent ones,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -45,6 +46,7 @@ Start = Literal["beginning", "checkpoint", "end"]
 logger = logging.getLogger(__name__)
 
 _STUCK_AFTER = 60.0  # seconds the window may stay full before a warning
+_LOOK = 0.02  # seconds between looks at `flows_wait` while the window is full
 
 
 class FileSource(Source):
@@ -164,8 +166,9 @@ class FileSource(Source):
             while not self._stopped:
                 room = self.window.high - len(self._acks)
                 if room <= 0:
-                    await self._wait_for_room()
-                    continue
+                    if not await self._wait_for_room():
+                        continue
+                    room = self._batch_size  # past the window: flows wait for this input
                 lines = reader.lines(min(room, self._batch_size), final=not self._follow)
                 if not lines:
                     if not self._follow:
@@ -192,18 +195,30 @@ class FileSource(Source):
         finally:
             self._release()
 
-    async def _wait_for_room(self) -> None:
-        """Wait until the unacknowledged lines are down to ``window.low`` (or `stop`)."""
+    async def _wait_for_room(self) -> bool:
+        """Wait until the unacknowledged lines are down to ``window.low`` (or `stop`).
+
+        Returns True instead when agents' flows hold every unacknowledged line and wait
+        for more input (`flows_wait`): the next batch is read past the window.
+        """
         self._room.clear()
-        try:
-            await asyncio.wait_for(self._room.wait(), _STUCK_AFTER)
-        except TimeoutError:
-            logger.warning(
-                "%s: %d lines read but not acknowledged for %.0f s (from line %d): if an "
-                "agent's flow holds them waiting for more input, raise window=Watermarks(...)",
-                *(self.name, len(self._acks), _STUCK_AFTER, self._acked[1] + 1),
-            )
-            await self._room.wait()
+        waited = 0.0
+        while not self._room.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._room.wait(), _LOOK)
+            if self._room.is_set():
+                break
+            if self.flows_wait is not None and self.flows_wait():
+                return True
+            waited += _LOOK
+            if waited >= _STUCK_AFTER > waited - _LOOK:
+                logger.warning(
+                    "%s: %d lines read but not acknowledged for %.0f s (from line %d): a "
+                    "slow agent, or an agent's flow holding them; window=Watermarks(...) "
+                    "bounds what a crash re-delivers",
+                    *(self.name, len(self._acks), _STUCK_AFTER, self._acked[1] + 1),
+                )
+        return False
 
     def _record(self, raw: bytes, end: int, line_no: int) -> Incoming | None:
         ack = self._acks.track((end, line_no))

@@ -139,8 +139,6 @@ class KafkaSource(Source):
         self.pauses = 0
         self._warned_stuck = False
 
-    # -- looking -------------------------------------------------------------------------
-
     @property
     def in_flight(self) -> int:
         """Records polled but not yet part of an acked prefix, over all partitions."""
@@ -232,6 +230,8 @@ class KafkaSource(Source):
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._taken.wait(), self.poll_timeout_ms / 1000)
                 room = self._update_pauses(consumer)
+                if room <= 0 and self._parts and self.flows_wait and self.flows_wait():
+                    room = self._update_pauses(consumer, read_on=True)  # flows hold it all
                 if room <= 0 and self._parts:  # all paused: wait for the low mark, then poll
                     stuck_since = self._warn_if_stuck(stuck_since)
                     self._room.clear()
@@ -277,22 +277,23 @@ class KafkaSource(Source):
             )
         return since if since is not None else now
 
-    def _update_pauses(self, consumer: AIOKafkaConsumer) -> int:
-        """Pause full partitions, resume drained ones; return the free window."""
+    def _update_pauses(self, consumer: AIOKafkaConsumer, read_on: bool = False) -> int:
+        """Pause full partitions, resume drained ones (all, to ``read_on`` past the
+        window); return the free window."""
         high, low = self.window.high, self.window.low
         room = 0
         for part in self._parts.values():
             in_flight = len(part.acks)
-            if part.paused and in_flight <= low:
+            if part.paused and (in_flight <= low or read_on):
                 consumer.resume(part.tp)
                 part.paused = False
-            elif not part.paused and in_flight >= high:
+            elif not part.paused and in_flight >= high and not read_on:
                 consumer.pause(part.tp)
                 part.paused = True
                 self.pauses += 1
             if not part.paused:
                 room += high - in_flight
-        return room
+        return self.max_poll_records if read_on else room
 
     def _poller_done(self) -> bool:
         return self._poller is None or self._poller.done()
