@@ -204,12 +204,10 @@ class FileSource(Source):
         self._room.clear()
         waited = 0.0
         while not self._room.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._room.wait(), _LOOK)
-            if self._room.is_set():
-                break
             if self.flows_wait is not None and self.flows_wait():
                 return True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._room.wait(), _LOOK)
             waited += _LOOK
             if waited >= _STUCK_AFTER > waited - _LOOK:
                 logger.warning(
