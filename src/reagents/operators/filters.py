@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from reagents.errors import FilterSyntaxError
+from reagents.errors import FilterEvaluationError, FilterSyntaxError
 from reagents.events import AgentEvent
 from reagents.operators._filter_base import (
     AllOf,
@@ -132,14 +132,23 @@ class JsonPathFilter(Filter):
 
     The path runs over the whole event as JSON data, so ``$.payload.symbol`` and
     ``$.priority[?(@ < 3)]`` both work; it is parsed once, when the filter is built.
+    What jsonpath-ng raises on some data (```sorted``` over mixed types, say) comes
+    out as `FilterEvaluationError`, which a pipeline counts as no match.
     """
 
     __slots__ = ("expression",)
 
     def __init__(self, expression: str) -> None:
-        compiled = compile_jsonpath(expression)
+        find = compile_jsonpath(expression).find
         self.expression = expression
-        super().__init__(lambda event: bool(compiled.find(event.as_dict)))
+
+        def predicate(event: AgentEvent) -> bool:
+            try:
+                return bool(find(event.as_dict))
+            except Exception as error:
+                raise FilterEvaluationError(self.describe(), event.event_id, error) from error
+
+        super().__init__(predicate)
 
     def describe(self) -> str:
         return f"jsonpath {self.expression}"

@@ -23,7 +23,7 @@ from reagents.pipelines.flow_control import FlowControl
 from reagents.pipelines.flows import SideInput
 from reagents.pipelines.router import Router
 from reagents.pipelines.runner import AgentRunner
-from reagents.pipelines.stats import StatsTable
+from reagents.pipelines.stats import StatsTable, count_filter_error
 from reagents.policies import Watermarks
 from reagents.schemas import PayloadSchemas
 from reagents.sinks.agent import Agent
@@ -68,8 +68,8 @@ class Bus:
         self.flow = FlowControl(watermarks)
         self.agents: dict[str, AgentRunner] = {}
         self.sinks: dict[str, AgentRunner] = {}
-        self.agent_router: Router[AgentRunner | _SideRoute] = Router()
-        self.sink_router: Router[AgentRunner] = Router()
+        self.agent_router: Router[AgentRunner | _SideRoute] = Router(count_filter_error)
+        self.sink_router: Router[AgentRunner] = Router(count_filter_error)
         self.tap: Subject[AgentEvent] = Subject()
         self._answers: dict[str, tuple[str, asyncio.Future[AgentEvent]]] = {}
 
@@ -280,13 +280,14 @@ class Bus:
 class _SideRoute:
     """Routes the events of a flow's side input (`with_latest_from`) into that flow."""
 
-    __slots__ = ("agent", "id", "runner", "side")
+    __slots__ = ("agent", "id", "runner", "side", "stats")
 
     def __init__(self, runner: AgentRunner, side: SideInput) -> None:
         self.runner = runner
         self.side = side
         self.agent = runner.agent
         self.id = runner.id
+        self.stats = runner.stats
 
     def submit(self, delivery: Delivery) -> None:
         self.side.stage.enter(delivery, side=True)
