@@ -62,6 +62,8 @@ def test_catastrophic_backtracking_patterns_run_in_linear_time(
         ("ab(c", 2, "missing ), unterminated subpattern"),
         ("\ud800", 0, "lone surrogate"),
         ("(" * 5000, 0, "missing )"),
+        # RE2 compiles such patterns in quadratic time: 20,000 repeats took it 10 s
+        ("a{1,5}" * 2000, 10_000, "longer than 10000 characters"),
     ],
 )
 def test_patterns_re2_cannot_run_fail_at_build_time_with_the_reason(

@@ -13,7 +13,8 @@ rejected when the filter is built, with the reason (there is no fallback to `re`
   letters/digits; Python's ``\\Z`` is written ``\\z``, and ``$`` matches only at the
   very end (Python's also matches before a final newline);
 - a repetition count is at most 1000, and ``{,n}`` is written ``{0,n}`` (RE2 would read
-  ``{,n}`` and larger counts as plain text, so both are refused rather than misread).
+  ``{,n}`` and larger counts as plain text, so both are refused rather than misread);
+- a pattern is at most 10,000 characters long (so building the filter stays quick too).
 """
 
 from __future__ import annotations
@@ -33,9 +34,10 @@ Search = Callable[[str], bool]
 """Whether a pattern is found anywhere in a text (``re.search`` semantics)."""
 
 _MAX_REPEAT: Final = 1000
-# Escapes, character classes and brace groups, in one left-to-right pass (linear: the
-# alternatives inside a class start with different characters).
-_PIECES = re.compile(r"\\.|\[\^?\]?(?:\\.|[^\]\\])*\]?|\{(\d*)(,?)(\d*)\}", re.DOTALL)
+_MAX_LENGTH: Final = 10_000  # RE2 compiles some long patterns in quadratic time
+# Escapes, character classes and brace groups, in one left-to-right pass; possessive
+# quantifiers, so a hostile pattern cannot make this scan backtrack either.
+_PIECES = re.compile(r"\\.|\[\^?\]?(?:\\.|[^\]\\])*+\]?|\{(\d*+)(,?)(\d*+)\}", re.DOTALL)
 _BACKTRACKING: Final = ("invalid perl operator", "invalid escape sequence", "bad repetition")
 _WHY: Final = (
     " (patterns run on RE2, in linear time, which has no backreferences, lookaround, "
@@ -62,6 +64,8 @@ def compile_search(
             return FilterSyntaxError(reason, expression=pattern, position=offset)
         return FilterSyntaxError(reason, expression=expression, position=position)
 
+    if len(pattern) > _MAX_LENGTH:
+        raise fail(f"invalid regular expression: longer than {_MAX_LENGTH} characters", _MAX_LENGTH)
     try:
         encoded = pattern.encode()
     except UnicodeEncodeError as error:
