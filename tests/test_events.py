@@ -141,6 +141,42 @@ def test_random_json_objects_only_raise_the_typed_decode_error(data: dict[str, o
     assert isinstance(outcome, AgentEvent) or str(outcome).startswith("not a valid event")
 
 
+@pytest.mark.parametrize(
+    ("text", "raw"),
+    [
+        ('{"event_type": "a\ud800"}', b'{"event_type": "a\xed\xa0\x80"}'),
+        ("\ud800", b"\xed\xa0\x80"),
+        # text read with errors="surrogateescape" keeps its original bytes
+        (
+            '{"event_type": "a", "payload": {"k": "\udcff"}}',
+            b'{"event_type": "a", "payload": {"k": "\xff"}}',
+        ),
+    ],
+)
+def test_a_str_with_a_lone_surrogate_is_a_typed_decode_error(text: str, raw: bytes) -> None:
+    with pytest.raises(EventDecodeError, match="lone surrogate") as caught:
+        decode_event(text)
+    assert caught.value.reason.startswith("not UTF-8 text")
+    assert caught.value.raw == raw
+
+
+@pytest.mark.parametrize("stamp", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"])
+def test_a_timestamp_with_no_utc_equivalent_is_a_typed_decode_error(stamp: str) -> None:
+    raw = json.dumps({"event_type": "a", "timestamp": stamp}).encode()
+    with pytest.raises(EventDecodeError, match="timestamp") as caught:
+        decode_event(raw)
+    assert "out of range" in caught.value.reason
+    assert caught.value.raw == raw
+
+
+def test_an_event_whose_time_has_no_utc_equivalent_is_a_validation_error() -> None:
+    late = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(-timedelta(hours=23, minutes=59)))
+    with pytest.raises(ValidationError, match="out of range"):
+        AgentEvent(event_type="a", timestamp=late)
+    with pytest.raises(ValidationError, match="out of range"):
+        AgentResponse(original_event_id="e", agent_id="a", timestamp=late)
+
+
 def test_response_defaults() -> None:
     response = AgentResponse(original_event_id="e", agent_id="a", result={"ok": True})
     assert response.status == "success"

@@ -88,6 +88,21 @@ class FilterSyntaxError(ReagentsError, ValueError):
         self.reason = message
 
 
+class FilterEvaluationError(ReagentsError, RuntimeError):
+    """A compiled filter could not be evaluated on one event (its cause is chained).
+
+    A pipeline counts such an event as not matching that subscription, logs a
+    warning and goes on; only a direct call (``filter.matches(event)``) sees it.
+    """
+
+    def __init__(self, description: str, event_id: str, error: BaseException) -> None:
+        super().__init__(
+            f"filter {description} failed on event {event_id}: {type(error).__name__}: {error}"
+        )
+        self.description = description
+        self.event_id = event_id
+
+
 class BufferOverflowError(ReagentsError, RuntimeError):
     """A buffer with overflow ``error`` received an item while full."""
 

@@ -42,14 +42,25 @@ _PAYLOAD_ADAPTER: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
 
 
 def as_utc(value: datetime) -> datetime:
-    """``value`` in UTC; a naive time is taken to be UTC already."""
+    """``value`` in UTC; a naive time is taken to be UTC already.
+
+    Raises `ValueError` (so pydantic reports it as a validation error) for an aware
+    time that has no UTC equivalent: ``9999-12-31T23:59:59-23:59`` is past year 9999.
+    """
     # A naive timestamp is read as UTC (that is what the article's producers wrote);
     # an aware one is converted, so every event in reagents compares on one clock.
     # A zero offset is kept as it is (whatever its tzinfo object) to keep decoding cheap.
     offset = value.utcoffset()
     if offset is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC) if offset else value
+    if not offset:
+        return value
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(
+            f"{value.isoformat()} is out of range once converted to UTC (years 1 to 9999)"
+        ) from None
 
 
 class AgentEvent(BaseModel):
@@ -172,19 +183,33 @@ def decode_event(raw: bytes | bytearray | memoryview | str) -> AgentEvent:
     """Parse and validate one event from its wire form.
 
     Raises `EventDecodeError` (and nothing else) with a readable reason for bytes that
-    are not JSON, JSON that is not an object, or an object that is not a valid event.
+    are not JSON, JSON that is not an object, or an object that is not a valid event;
+    also for text holding a lone surrogate (``"\\ud800"``), which is no UTF-8 text.
     """
     data = raw if type(raw) is bytes or isinstance(raw, str) else bytes(raw)
     try:
         event: AgentEvent = _validate_json(data)
         return event
     except ValidationError as error:
-        raw_bytes = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
-        raise EventDecodeError(_decode_reason(error), raw=raw_bytes) from None
+        raise EventDecodeError(_decode_reason(error, data), raw=_raw_bytes(data)) from None
 
 
-def _decode_reason(error: ValidationError) -> str:
+def _raw_bytes(data: bytes | str) -> bytes:
+    # Text read with errors="surrogateescape" goes back to its original bytes; any
+    # other lone surrogate is kept as its (invalid) UTF-8 form, so nothing is lost.
+    if not isinstance(data, str):
+        return data
+    try:
+        return data.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return data.encode("utf-8", "surrogatepass")
+
+
+def _decode_reason(error: ValidationError, data: bytes | str) -> str:
     first = error.errors(include_url=False)[0]
+    if first["type"] == "string_unicode" and isinstance(data, str):
+        at = next((i for i, c in enumerate(data) if "\ud800" <= c <= "\udfff"), 0)
+        return f"not UTF-8 text: lone surrogate {data[at : at + 1]!r} at character {at}"
     if first["type"] == "json_invalid":
         return f"not valid JSON: {first['msg'].removeprefix('Invalid JSON: ')}"
     if first["type"] == "model_type":

@@ -151,6 +151,24 @@ def test_where_jsonpath_bad_regex_fails_at_build_time() -> None:
         where_jsonpath('$.payload.a[?(@ =~ "(")]')
 
 
+@pytest.mark.filterwarnings("ignore:The `&`:DeprecationWarning")  # as outside the tests
+def test_where_jsonpath_intersection_fails_at_build_time_not_on_every_event() -> None:
+    with pytest.raises(FilterSyntaxError, match="cannot evaluate '&'"):
+        where_jsonpath("priority.a&$.priority[?(@ < 3)]")
+
+
+def test_where_jsonpath_nested_too_deep_is_a_syntax_error_not_a_crash() -> None:
+    with pytest.raises(FilterSyntaxError, match="nests more than 100 levels") as caught:
+        where_jsonpath("$" + "[0]" * 5000)
+    assert len(str(caught.value)) < 300
+    assert where_jsonpath("$.payload" + "[0]" * 90).matches(event(payload={"a": 1})) is False
+
+
+def test_where_jsonpath_sub_is_refused_its_regex_would_backtrack() -> None:
+    with pytest.raises(FilterSyntaxError, match=r"sub\(\) runs a backtracking regex"):
+        where_jsonpath("$.payload.s.`sub(/(a+)+$/, b)`")
+
+
 # ------------------------------------------------------------------- where_regex
 
 

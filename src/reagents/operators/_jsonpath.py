@@ -8,17 +8,21 @@ scalar itself here.
 
 from __future__ import annotations
 
-import re
-from typing import Any
+from typing import Any, Final, cast
 
 from jsonpath_ng import DatumInContext, JSONPath
 from jsonpath_ng.exceptions import JSONPathError
-from jsonpath_ng.ext.filter import Filter
+from jsonpath_ng.ext.filter import Expression, Filter
 from jsonpath_ng.ext.parser import parse
+from jsonpath_ng.ext.string import Sub
 
 from reagents.errors import FilterSyntaxError
+from reagents.operators._regex import Search, compile_search
 
 __all__ = ["compile_jsonpath"]
+
+_MAX_DEPTH: Final = 100
+_CHILDREN: Final = ("left", "right", "expression", "target", "value")
 
 
 class _ScalarAwareFilter(Filter):
@@ -31,41 +35,78 @@ class _ScalarAwareFilter(Filter):
         return []
 
 
-def _make_filters_scalar_aware(node: Any, seen: set[int]) -> None:
-    if id(node) in seen:
-        return
-    seen.add(id(node))
-    if type(node) is Filter:
-        node.__class__ = _ScalarAwareFilter
-    if getattr(node, "op", None) == "=~" and isinstance(getattr(node, "value", None), str):
-        re.compile(node.value)  # a bad regex fails here, at build time, not per event
-    for name in ("left", "right", "expression", "target"):
-        child = getattr(node, name, None)
-        if isinstance(child, JSONPath):
-            _make_filters_scalar_aware(child, seen)
-    for child in getattr(node, "expressions", ()) or ():
-        _make_filters_scalar_aware(child, seen)
+class _LinearRegexExpression(Expression):
+    """``@.field =~ "regex"`` with the regex run on RE2 (jsonpath-ng runs `re.search`)."""
+
+    search: Search
+
+    def find(self, datum: Any) -> list[Any]:
+        found = self.target.find(DatumInContext.wrap(datum))
+        return [item for item in found if isinstance(item.value, str) and self.search(item.value)]
+
+
+def _prepare(root: JSONPath, expression: str) -> None:
+    # One pass over the tree (iterative: a hostile path may nest thousands deep):
+    # bound the depth, refuse what cannot evaluate, make filters scalar-aware and
+    # move regexes to RE2.
+    stack: list[tuple[Any, int]] = [(root, 0)]
+    seen: set[int] = set()
+    while stack:
+        node, depth = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if depth > _MAX_DEPTH:
+            raise _refuse(f"it nests more than {_MAX_DEPTH} levels deep", expression)
+        if type(node).__name__.lstrip("_") == "Intersect":  # deprecated, so not imported
+            raise _refuse("jsonpath-ng cannot evaluate '&' (intersection)", expression)
+        if isinstance(node, Sub):
+            raise _refuse("sub() runs a backtracking regex; use =~ in a filter", expression)
+        if type(node) is Filter:
+            node.__class__ = _ScalarAwareFilter
+        if type(node) is Expression and node.op == "=~":
+            _linear_regex(node, expression)
+        children = [getattr(node, name, None) for name in _CHILDREN]
+        children.extend(getattr(node, "expressions", ()) or ())
+        stack.extend((child, depth + 1) for child in children if isinstance(child, JSONPath))
+
+
+def _linear_regex(node: Expression, expression: str) -> None:
+    if not isinstance(node.value, str):
+        raise _refuse(f"=~ needs a quoted regular expression, not {node.value!r}", expression)
+    search = compile_search(node.value, expression=expression)
+    node.__class__ = _LinearRegexExpression
+    cast(_LinearRegexExpression, node).search = search
+
+
+def _refuse(reason: str, expression: str) -> FilterSyntaxError:
+    return FilterSyntaxError(
+        f"invalid JSONPath {_shown(expression)}: {reason}", expression=expression
+    )
+
+
+def _shown(expression: str) -> str:
+    return repr(expression) if len(expression) <= 80 else repr(expression[:77]) + "..."
 
 
 def compile_jsonpath(expression: str) -> JSONPath:
-    """Parse ``expression`` once; raise `FilterSyntaxError` with the position if invalid."""
+    """Parse ``expression`` once; raise `FilterSyntaxError` with the position if invalid.
+
+    Also refused here rather than failing on every event: ``&`` (jsonpath-ng cannot
+    evaluate it), ``sub()`` (a backtracking regex), paths nested over 100 levels,
+    and a ``=~`` regex that RE2 cannot run (see `reagents.operators._regex`).
+    """
     try:
         compiled = parse(expression)
     except (JSONPathError, Exception) as error:
         message = str(error) or type(error).__name__
         position = _position_of(message, expression)
         raise FilterSyntaxError(
-            f"invalid JSONPath {expression!r}: {message}",
+            f"invalid JSONPath {_shown(expression)}: {message}",
             expression=expression,
             position=position,
         ) from None
-    try:
-        _make_filters_scalar_aware(compiled, set())
-    except re.error as error:
-        raise FilterSyntaxError(
-            f"invalid regular expression in JSONPath {expression!r}: {error.msg}",
-            expression=expression,
-        ) from None
+    _prepare(compiled, expression)
     return compiled
 
 

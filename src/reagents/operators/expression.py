@@ -39,7 +39,10 @@ Semantics, kept deliberately simple (two-valued; SQL's "unknown" collapses to fa
   else is false.
 - ``IN (a, b)`` is ``= a OR = b``. ``CONTAINS`` is substring on strings, membership
   (``=`` without globs) on lists, key membership on objects, false otherwise.
-  ``MATCHES`` is `re.search` on strings; the regex is compiled with `where`.
+  ``MATCHES`` searches strings (like `re.search`) with a regex compiled with `where`
+  and run on RE2, in time linear in the text: backreferences, lookaround, atomic
+  groups and possessive quantifiers are refused at compile time, and ``\\d``, ``\\w``,
+  ``\\s``, ``\\b`` are ASCII only (see `reagents.operators._regex`).
 - A bare field means "present and truthy": ``NOT payload.halted`` passes events
   without ``halted`` too.
 - Everything on ``type`` ignores case, like `where_type`; its values must be text.
@@ -69,6 +72,7 @@ from reagents.operators._expression_syntax import (
     Value,
 )
 from reagents.operators._expression_tokens import Scalar, literal
+from reagents.operators._regex import compile_search
 from reagents.operators.fields import EVENT_FIELDS
 from reagents.operators.filters import AllOf, AnyOf, FieldFilter, Filter, Not, where_type
 
@@ -219,14 +223,10 @@ def _matches(item: Value, fold: bool, text: str) -> Test:
             position=item.position,
             expected="a quoted regular expression",
         )
-    try:
-        search = re.compile(item.value, re.IGNORECASE if fold else 0).search
-    except (re.error, ValueError, RecursionError, OverflowError) as error:
-        detail = error.msg if isinstance(error, re.error) else str(error)
-        raise FilterSyntaxError(
-            f"invalid regular expression: {detail}", expression=text, position=item.position
-        ) from None
-    return lambda value: isinstance(value, str) and search(value) is not None
+    search = compile_search(
+        item.value, case_sensitive=not fold, expression=text, position=item.position
+    )
+    return lambda value: isinstance(value, str) and search(value)
 
 
 _ORDER: Final[dict[str, Callable[[Any, Any], bool]]] = {

@@ -11,11 +11,10 @@ observable filters it, so it also drops straight into ``.pipe(...)``::
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
-from reagents.errors import FilterSyntaxError
+from reagents.errors import FilterEvaluationError, FilterSyntaxError
 from reagents.events import AgentEvent
 from reagents.operators._filter_base import (
     AllOf,
@@ -29,6 +28,7 @@ from reagents.operators._filter_base import (
     Predicate as Predicate,
 )
 from reagents.operators._jsonpath import compile_jsonpath
+from reagents.operators._regex import compile_search
 from reagents.operators._typeset import ANY_TYPE as ANY_TYPE
 from reagents.operators._typeset import TypeSet
 from reagents.operators.fields import MISSING, field_getter
@@ -132,43 +132,46 @@ class JsonPathFilter(Filter):
 
     The path runs over the whole event as JSON data, so ``$.payload.symbol`` and
     ``$.priority[?(@ < 3)]`` both work; it is parsed once, when the filter is built.
+    What jsonpath-ng raises on some data (```sorted``` over mixed types, say) comes
+    out as `FilterEvaluationError`, which a pipeline counts as no match.
     """
 
     __slots__ = ("expression",)
 
     def __init__(self, expression: str) -> None:
-        compiled = compile_jsonpath(expression)
+        find = compile_jsonpath(expression).find
         self.expression = expression
-        super().__init__(lambda event: bool(compiled.find(event.as_dict)))
+
+        def predicate(event: AgentEvent) -> bool:
+            try:
+                return bool(find(event.as_dict))
+            except Exception as error:
+                raise FilterEvaluationError(self.describe(), event.event_id, error) from error
+
+        super().__init__(predicate)
 
     def describe(self) -> str:
         return f"jsonpath {self.expression}"
 
 
 class RegexFilter(Filter):
-    """Events where ``pattern`` is found in a field (by default the payload's JSON text)."""
+    """Events where ``pattern`` is found in a field (by default the payload's JSON text).
+
+    The pattern runs on RE2, in time linear in the text (no backreferences or
+    lookaround: see `reagents.operators._regex`); one it cannot run is refused here.
+    """
 
     __slots__ = ("field", "pattern")
 
     def __init__(self, pattern: str, field: str | None = None, case_sensitive: bool = True) -> None:
-        try:
-            regex = re.compile(pattern, 0 if case_sensitive else re.IGNORECASE)
-        except re.error as error:
-            raise FilterSyntaxError(
-                f"invalid regular expression: {error.msg}",
-                expression=pattern,
-                position=error.pos,
-            ) from None
+        search = compile_search(pattern, case_sensitive=case_sensitive)
         self.pattern = pattern
         self.field = field
-        search = regex.search
         if field is None:
-            super().__init__(lambda event: search(event.payload_json) is not None)
+            super().__init__(lambda event: search(event.payload_json))
         else:
             read = _checked_getter(field)
-            super().__init__(
-                lambda event: isinstance(value := read(event), str) and search(value) is not None
-            )
+            super().__init__(lambda event: isinstance(value := read(event), str) and search(value))
 
     def describe(self) -> str:
         target = self.field or "payload"
@@ -236,7 +239,10 @@ def where_jsonpath(expression: str) -> JsonPathFilter:
 
 
 def where_regex(pattern: str, field: str | None = None, case_sensitive: bool = True) -> RegexFilter:
-    """Events where ``pattern`` is found in ``field`` (default: the payload's JSON text)."""
+    """Events where ``pattern`` is found in ``field`` (default: the payload's JSON text).
+
+    RE2 syntax, run in linear time; `FilterSyntaxError` for a pattern RE2 cannot run.
+    """
     return RegexFilter(pattern, field, case_sensitive)
 
 

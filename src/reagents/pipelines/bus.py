@@ -21,33 +21,16 @@ from reagents.pipelines.flow_control import FlowControl
 from reagents.pipelines.flows import SideInput
 from reagents.pipelines.router import Router
 from reagents.pipelines.runner import AgentRunner
-from reagents.pipelines.stats import StatsTable
+from reagents.pipelines.stats import BusCounters, StatsTable, count_filter_error
 from reagents.pipelines.tap import EventTap
 from reagents.policies import Watermarks
 from reagents.schemas import PayloadSchemas
 from reagents.sinks.agent import Agent
 from reagents.sinks.base import DeadLetterSink, Sink
 
-__all__ = ["Bus", "BusCounters"]
+__all__ = ["Bus"]
 
 logger = logging.getLogger(__name__)
-
-
-class BusCounters:
-    """Bus-wide counters (per-agent numbers live in each runner's stats)."""
-
-    __slots__ = ("_tap", "dead_letters", "emitted", "ingested")
-
-    def __init__(self, tap: EventTap) -> None:
-        self.ingested = 0
-        self.emitted = 0
-        self.dead_letters = 0
-        self._tap = tap
-
-    @property
-    def subscriber_failures(self) -> int:
-        """How often a subscriber of `Pipeline.events` raised (each isolated, logged)."""
-        return self._tap.failures
 
 
 class Bus:
@@ -74,8 +57,8 @@ class Bus:
         self.flow = FlowControl(watermarks)
         self.agents: dict[str, AgentRunner] = {}
         self.sinks: dict[str, AgentRunner] = {}
-        self.agent_router: Router[AgentRunner | _SideRoute] = Router()
-        self.sink_router: Router[AgentRunner] = Router()
+        self.agent_router: Router[AgentRunner | _SideRoute] = Router(count_filter_error)
+        self.sink_router: Router[AgentRunner] = Router(count_filter_error)
         self._answers: dict[str, tuple[str, asyncio.Future[AgentEvent]]] = {}
 
     # -- wiring ----------------------------------------------------------------------
@@ -204,15 +187,17 @@ class Bus:
                 self._not_taken(runner.agent.id, delivery, error)
 
     def _not_taken(self, agent_id: str, delivery: Delivery, error: Exception) -> None:
-        self.dead_letter(
-            DeadLetter.from_error(FailureStage.FLOW, error, event=delivery.event, agent_id=agent_id)
+        event = delivery.event
+        letter = DeadLetter.from_error(
+            FailureStage.FLOW, error, event=event, agent_id=agent_id, with_traceback=True
         )
+        self.dead_letter(letter)
         if delivery.owner is None:
             self.finished(delivery)
         # Else it raised inside a flow, which may still hold it: it stays unacknowledged
         # (the end of the run reports it; a restart delivers it again).
         logger.error(
-            "agent %s: its flow raised on event %s: %r", agent_id, delivery.event.event_id, error
+            "agent %s: its flow raised on event %s", agent_id, event.event_id, exc_info=error
         )
 
     def _addressed(self, event: AgentEvent) -> list[AgentRunner | _SideRoute]:
@@ -287,13 +272,14 @@ class Bus:
 class _SideRoute:
     """Routes the events of a flow's side input (`with_latest_from`) into that flow."""
 
-    __slots__ = ("agent", "id", "runner", "side")
+    __slots__ = ("agent", "id", "runner", "side", "stats")
 
     def __init__(self, runner: AgentRunner, side: SideInput) -> None:
         self.runner = runner
         self.side = side
         self.agent = runner.agent
         self.id = runner.id
+        self.stats = runner.stats
 
     def submit(self, delivery: Delivery) -> None:
         self.side.stage.enter(delivery, side=True)

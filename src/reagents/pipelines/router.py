@@ -4,21 +4,43 @@ Each subscription's filter says which event types it can ever accept (exact type
 prefixes, or any). The router files subscribers under those keys, so an event only
 meets the filters of its candidates; the candidate list per event type is computed
 once and cached until the subscriptions change.
+
+A filter that raises on an event (a user's predicate, a JSONPath over unexpected data)
+does not match that event: the router hands the error to ``on_filter_error`` and goes
+on with the other subscribers, so one bad subscription never ends a run.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from reagents.events import AgentEvent
 from reagents.operators.filters import Filter
 
-__all__ = ["Router"]
+__all__ = ["FilterErrorHandler", "Router"]
 
 T = TypeVar("T")
 
+FilterErrorHandler = Callable[[T, Filter, AgentEvent, Exception], None]
+"""Told of each (subscriber, its filter, the event, what the filter raised)."""
+
+logger = logging.getLogger(__name__)
+
 _CACHE_LIMIT = 10_000
+
+
+def _log_filter_error(
+    subscriber: object, subscription: Filter, event: AgentEvent, error: Exception
+) -> None:
+    logger.warning(
+        "subscriber %s: filter %s raised on event %s (counted as no match): %r",
+        subscriber,
+        subscription.describe(),
+        event.event_id,
+        error,
+    )
 
 
 class Router(Generic[T]):
@@ -28,8 +50,10 @@ class Router(Generic[T]):
     by registration order.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, on_filter_error: FilterErrorHandler[T] | None = None) -> None:
+        self._on_filter_error: FilterErrorHandler[T] = on_filter_error or _log_filter_error
         self._entries: list[tuple[T, Filter]] = []
+        self._filters: dict[int, Filter] = {}  # id(filter.predicate) -> filter
         self._ranks: list[int] = []
         self._exact: dict[str, list[int]] = {}
         self._prefixes: dict[str, list[int]] = {}
@@ -43,6 +67,7 @@ class Router(Generic[T]):
         """File ``subscriber`` under the event types ``subscription`` can accept."""
         index = len(self._entries)
         self._entries.append((subscriber, subscription))
+        self._filters[id(subscription.predicate)] = subscription
         self._ranks.append(rank)
         types = subscription.accepted_types()
         if types.any:
@@ -74,8 +99,27 @@ class Router(Generic[T]):
         return found
 
     def match(self, event: AgentEvent) -> list[T]:
-        """The subscribers whose filters accept ``event``, by rank then registration."""
-        return [sub for sub, accepts in self.candidates(event.event_type) if accepts(event)]
+        """The subscribers whose filters accept ``event``, by rank then registration.
+
+        A filter that raises counts as not matching; ``on_filter_error`` is told.
+        """
+        found = self.candidates(event.event_type)
+        try:
+            return [sub for sub, accepts in found if accepts(event)]
+        except Exception:  # rare: filters run again one by one, to tell which raised
+            return self._match_one_by_one(event, found)
+
+    def _match_one_by_one(
+        self, event: AgentEvent, found: tuple[tuple[T, Callable[[AgentEvent], bool]], ...]
+    ) -> list[T]:
+        matched = []
+        for subscriber, accepts in found:
+            try:
+                if accepts(event):
+                    matched.append(subscriber)
+            except Exception as error:
+                self._on_filter_error(subscriber, self._filters[id(accepts)], event, error)
+        return matched
 
     def subscriptions(self) -> list[tuple[T, Filter]]:
         """Every subscriber with its filter (for graphs and introspection)."""

@@ -1,15 +1,40 @@
-"""Per-agent counters and latency percentiles, cheap to update on every event."""
+"""Per-agent and bus-wide counters, latency percentiles, cheap to update on every event."""
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from dataclasses import dataclass, field
 from html import escape
 from statistics import quantiles
+from typing import Protocol
 
-__all__ = ["AgentStats", "StatsSnapshot", "StatsTable"]
+from reagents.events import AgentEvent
+from reagents.operators.filters import Filter
+from reagents.pipelines.tap import EventTap
+
+__all__ = ["AgentStats", "BusCounters", "StatsSnapshot", "StatsTable", "count_filter_error"]
+
+logger = logging.getLogger(__name__)
 
 _LATENCY_SAMPLES = 4096
+
+
+class BusCounters:
+    """Bus-wide counters (per-agent numbers live in each runner's stats)."""
+
+    __slots__ = ("_tap", "dead_letters", "emitted", "ingested")
+
+    def __init__(self, tap: EventTap) -> None:
+        self.ingested = 0
+        self.emitted = 0
+        self.dead_letters = 0
+        self._tap = tap
+
+    @property
+    def subscriber_failures(self) -> int:
+        """How often a subscriber of `Pipeline.events` raised (each isolated, logged)."""
+        return self._tap.failures
 
 
 @dataclass(slots=True)
@@ -23,6 +48,7 @@ class AgentStats:
     dead_lettered: int = 0
     emitted: int = 0
     in_flight: int = 0
+    filter_errors: int = 0
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=_LATENCY_SAMPLES))
 
     def snapshot(self, name: str, queue_depth: int) -> StatsSnapshot:
@@ -45,6 +71,34 @@ class AgentStats:
             queue_depth=queue_depth,
             latency_p50_ms=p50,
             latency_p99_ms=p99,
+            filter_errors=self.filter_errors,
+        )
+
+
+class _Counted(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def stats(self) -> AgentStats: ...
+
+
+def count_filter_error(
+    target: _Counted, subscription: Filter, event: AgentEvent, error: Exception
+) -> None:
+    """Count an event ``target``'s subscription raised on (the router: no match there).
+
+    Logged at WARNING the first time only: a filter may fail on every event.
+    """
+    target.stats.filter_errors += 1
+    if target.stats.filter_errors == 1:
+        logger.warning(
+            "agent %s: its subscription %s raised on event %s, which counts as no match "
+            "(further failures are only counted, as filter_errors in its stats): %r",
+            target.id,
+            subscription.describe(),
+            event.event_id,
+            error,
         )
 
 
@@ -63,6 +117,8 @@ class StatsSnapshot:
     queue_depth: int
     latency_p50_ms: float
     latency_p99_ms: float
+    filter_errors: int = 0
+    """Events its subscription filter raised on (each counted as no match)."""
 
 
 _COLUMNS = (

@@ -8,6 +8,18 @@ tests read like the diagrams in the docstrings::
     source = cold_events(scheduler, "a-b-c|", {"a": quote, "b": alert, "c": quote})
     result = scheduler.start(lambda: source.pipe(where_type("quote")))
     assert marbles_of(result.messages, {"a": quote, "c": quote}) == "a---c|"
+
+The syntax (each character is one virtual second; spaces only align diagrams):
+
+- ``-`` lets a second pass; a character naming an event emits it, so ``ab`` is two
+  events a second apart (as `marbles_of` writes them), never one value ``'ab'``;
+- ``|`` completes, ``#`` fails with ``Exception("error")``; only ``-`` may follow them;
+- ``(a,b)`` or ``(ab)`` emits a and b at the time of the ``(``, and the group takes
+  as many seconds as it has characters, as in `reactivex.testing.marbles`.
+
+Anything else (a name missing from ``events``, an unclosed or nested group, a ``,``
+outside a group) raises when the observable is made: `KeyError` for a missing name,
+`ValueError` saying where for the rest.
 """
 
 from __future__ import annotations
@@ -16,11 +28,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reactivex.notification import OnCompleted, OnError, OnNext
-from reactivex.observable.marbles import parse
-from reactivex.testing import TestScheduler
+from reactivex.testing import ReactiveTest, TestScheduler
 from reactivex.testing.coldobservable import ColdObservable
 from reactivex.testing.hotobservable import HotObservable
-from reactivex.testing.marbles import messages_to_records
 from reactivex.testing.recorded import Recorded
 
 from reagents.events import AgentEvent
@@ -33,12 +43,66 @@ TICK = 1.0
 SUBSCRIBED = 200.0
 
 
+_SYNTAX = frozenset("-|#(), ")
+
+
 def _messages(diagram: str, events: Mapping[str, AgentEvent], shift: float) -> list[Recorded[Any]]:
-    unknown = {c for c in diagram if c.isalnum() and c not in events}
+    bad = sorted(name for name in events if len(name) != 1 or name in _SYNTAX)
+    if bad:
+        raise ValueError(
+            f"marble event names are single characters other than '-|#(), ': {bad} "
+            "(adjacent names in a diagram are separate events, a second apart)"
+        )
+    unknown = {c for c in diagram if c not in _SYNTAX and c not in events}
     if unknown:
         raise KeyError(f"marble diagram names events {sorted(unknown)} missing from `events`")
-    lookup: dict[str | float, Any] = dict(events.items())
-    return messages_to_records(parse(diagram, timespan=TICK, time_shift=shift, lookup=lookup))
+    return [_record(shift + tick * TICK, symbol, events) for tick, symbol in _symbols(diagram)]
+
+
+def _symbols(diagram: str) -> list[tuple[int, str]]:
+    """(tick, symbol) for every event name, ``|`` and ``#``; `ValueError` if malformed."""
+
+    def error(index: int, problem: str) -> ValueError:
+        return ValueError(f"marble diagram {diagram!r}: {problem} at position {index}")
+
+    found: list[tuple[int, str]] = []
+    tick, group, stopped = 0, -1, ""  # group: index of the open '(', or -1
+    for index, char in enumerate(diagram):
+        if char == " ":
+            continue
+        if char == "(":
+            if group >= 0:
+                raise error(index, "groups do not nest")
+            group, group_tick, size = index, tick, len(found)
+        elif char == ")":
+            if group < 0:
+                raise error(index, "')' closes no group")
+            if len(found) == size:
+                raise error(group, "an empty group")
+            group = -1
+        elif char == ",":
+            if group < 0:
+                raise error(index, "',' outside a group (write (a,b) for a and b at once)")
+        elif char == "-":
+            if group >= 0:
+                raise error(index, "'-' inside a group")
+        else:  # an event name, | or #
+            if stopped:
+                raise error(index, f"{char!r} after {stopped!r}")
+            found.append((tick if group < 0 else group_tick, char))
+            stopped = char if char in "|#" else ""
+        tick += 1
+    if group >= 0:
+        raise error(group, "'(' never closed")
+    return found
+
+
+def _record(time: float, symbol: str, events: Mapping[str, AgentEvent]) -> Recorded[Any]:
+    if symbol == "|":
+        return ReactiveTest.on_completed(int(time))
+    if symbol == "#":
+        return ReactiveTest.on_error(int(time), Exception("error"))
+    return ReactiveTest.on_next(int(time), events[symbol])
 
 
 def cold_events(
