@@ -19,6 +19,7 @@ from reagents.events import AgentEvent
 
 __all__ = [
     "DEADLINE",
+    "any_character",
     "backtracking_text",
     "hostile",
     "hostile_events",
@@ -41,6 +42,10 @@ def hostile(examples: int) -> settings:
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
 
+
+surrogates = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
+any_character = st.characters(codec=None, exclude_categories=()) | surrogates
+"""Any code point, lone surrogates included (text no UTF-8 encoder accepts)."""
 
 hostile_strings = st.one_of(
     st.text(max_size=30),

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from reagents.errors import EventDecodeError
 from reagents.events import AgentEvent, decode_event, encode_event
-from tests.hostile import hostile
+from tests.hostile import any_character, hostile
 
 
 def decodes_or_fails_typed(raw: bytes | str) -> None:
@@ -38,10 +38,6 @@ def decodes_or_fails_typed(raw: bytes | str) -> None:
 @given(st.binary(max_size=600))
 def test_hostile_bytes(raw: bytes) -> None:
     decodes_or_fails_typed(raw)
-
-
-surrogates = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
-any_character = st.characters(codec=None, exclude_categories=()) | surrogates
 
 
 @hostile(300)

@@ -17,15 +17,12 @@ from reagents.errors import FilterEvaluationError, FilterSyntaxError
 from reagents.events import AgentEvent
 from reagents.operators.filters import Filter, where_content, where_jsonpath, where_regex
 from tests.hostile import (
+    any_character,
     backtracking_text,
     hostile,
     hostile_events,
     hostile_regexes,
     hostile_strings,
-)
-
-any_character = st.characters(codec=None, exclude_categories=()) | st.characters(
-    min_codepoint=0xD800, max_codepoint=0xDFFF
 )
 
 
