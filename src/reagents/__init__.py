@@ -10,7 +10,8 @@ importable without aiokafka; they need it (``pip install 'reagents[kafka]'``) to
 The package is layered; a module imports only from its own layer and those below:
 
     errors, events, dead_letter, schemas, delivery   the contracts
-    policies      Backoff, RateLimit, Overflow, Watermarks, PriorityFifo, flow time
+    policies      Backoff, RateLimit, ModelBudget, Overflow, Watermarks, PriorityFifo,
+                  flow time
     operators     Rx operators: filters, the where language, flow operators
     kafka         Kafka plumbing (config, topics, producer, embedded broker)
     sources, sinks   memory, file, Kafka; Agent is the reacting sink
@@ -77,8 +78,11 @@ from reagents.pipelines.requests import AgentRequestError, RequestTimeoutError
 from reagents.pipelines.stats import StatsSnapshot, StatsTable
 from reagents.policies import (
     Backoff,
+    BudgetLease,
+    BudgetLimits,
     DropReason,
     EventTime,
+    ModelBudget,
     Overflow,
     PriorityFifo,
     ProcessingTime,
@@ -108,6 +112,8 @@ __all__ = [
     "AgentRequestError",
     "AgentResponse",
     "Backoff",
+    "BudgetLease",
+    "BudgetLimits",
     "BufferOverflowError",
     "ConfigurationError",
     "DeadLetter",
@@ -135,6 +141,7 @@ __all__ = [
     "MemoryIdempotencyStore",
     "MemorySink",
     "MemorySource",
+    "ModelBudget",
     "Overflow",
     "PayloadSchemas",
     "PayloadValidationError",

@@ -46,24 +46,69 @@ class TokenBucket:
 
     ``take(now)`` takes a token and returns 0.0, or returns how many seconds to wait
     before one is there (taking nothing). Times are seconds on any monotonic clock.
+
+    ``take(now, amount)`` takes several at once (a model call's tokens). An amount larger
+    than the bucket waits for a full bucket and leaves it in debt, so it is served
+    instead of waiting forever, and the callers after it wait the debt off: the long-run
+    rate holds. ``charge`` settles a correction after the fact (debt or refund).
     """
 
     __slots__ = ("_capacity", "_refill", "_tokens", "_updated")
 
     def __init__(self, rate: RateLimit, now: float) -> None:
-        self._capacity = float(rate.capacity)
-        self._refill = rate.tokens_per_second
-        self._tokens = self._capacity
+        self._start(float(rate.capacity), rate.tokens_per_second, now)
+
+    @classmethod
+    def refilling(cls, tokens_per_second: float, capacity: float, now: float) -> TokenBucket:
+        """A full bucket of ``capacity`` tokens (any positive float) refilling at that speed."""
+        if not (tokens_per_second > 0 and capacity > 0):
+            raise ValueError(
+                f"a bucket needs a positive refill and capacity, got {tokens_per_second}/s"
+                f" and {capacity}"
+            )
+        bucket = cls.__new__(cls)
+        bucket._start(float(capacity), float(tokens_per_second), now)
+        return bucket
+
+    def _start(self, capacity: float, refill: float, now: float) -> None:
+        self._capacity = capacity
+        self._refill = refill
+        self._tokens = capacity
         self._updated = now
 
-    def take(self, now: float) -> float:
-        """Take one token at time ``now``; else the seconds until one is available."""
+    @property
+    def capacity(self) -> float:
+        """Tokens the bucket holds when full."""
+        return self._capacity
+
+    def level(self, now: float) -> float:
+        """Tokens in the bucket at ``now`` (negative while in debt)."""
+        self._advance(now)
+        return self._tokens
+
+    def wait(self, now: float, amount: float = 1.0) -> float:
+        """Seconds until ``amount`` tokens can be taken (0.0 if now), taking nothing."""
+        self._advance(now)
+        need = min(amount, self._capacity)
+        if self._tokens >= need - _EPSILON:
+            return 0.0
+        wait = (need - self._tokens) / self._refill
+        ticks = math.ceil(round(wait * _TICKS_PER_SECOND, 3))
+        return max(1, ticks) / _TICKS_PER_SECOND
+
+    def take(self, now: float, amount: float = 1.0) -> float:
+        """Take ``amount`` tokens at time ``now``; else the seconds until they are there."""
+        wait = self.wait(now, amount)
+        if wait == 0.0:
+            self._tokens -= amount
+        return wait
+
+    def charge(self, now: float, amount: float) -> None:
+        """Take ``amount`` unconditionally (into debt if need be); a negative one refunds."""
+        self._advance(now)
+        self._tokens = min(self._capacity, self._tokens - amount)
+
+    def _advance(self, now: float) -> None:
         elapsed = max(0.0, now - self._updated)
         self._tokens = min(self._capacity, self._tokens + elapsed * self._refill)
         self._updated = max(now, self._updated)
-        if self._tokens >= 1.0 - _EPSILON:
-            self._tokens -= 1.0
-            return 0.0
-        wait = (1.0 - self._tokens) / self._refill
-        ticks = math.ceil(round(wait * _TICKS_PER_SECOND, 3))
-        return max(1, ticks) / _TICKS_PER_SECOND
