@@ -266,3 +266,22 @@ def test_call_and_pause_arguments_are_checked() -> None:
         budget.pause("m", float("nan"))
     with pytest.raises(ValueError, match="pause must be a finite number of seconds"):
         budget.pause("m", -1.0)
+
+
+def test_a_call_granted_then_cancelled_gives_its_slot_and_tokens_back() -> None:
+    async def main() -> tuple[int, int, float]:
+        budget = ModelBudget(60, 600, 1, clock=loop_clock())  # 1 request/s, 10 tokens/s
+        holder = budget.call("m", tokens=1)
+        await holder.__aenter__()
+        waiter = asyncio.create_task(budget.call("m", tokens=5).__aenter__())
+        await asyncio.sleep(2.0)  # a request and the tokens are there; the slot is not
+        await holder.__aexit__(None, None, None)  # grants the waiter...
+        waiter.cancel()  # ...which is cancelled before it runs
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        loop = asyncio.get_running_loop()
+        async with budget.call("m", tokens=10):  # the refunded request and tokens
+            started = loop.time()
+        return budget.in_use, budget.calls, started
+
+    assert run_in_virtual_time(main()) == (0, 2, 2.0)
