@@ -211,9 +211,6 @@ class ModelBudget:
         except asyncio.CancelledError:
             self._withdraw(waiter)
             raise
-        self._calls += 1
-        self._tokens_used += tokens
-        self._waited += started - now
         return BudgetLease(self, model, tokens, started, started - now)
 
     def _withdraw(self, waiter: _Waiter) -> None:
@@ -221,13 +218,20 @@ class ModelBudget:
         if waiter in self._queue:
             self._queue.remove(waiter)
         elif waiter.granted.done() and not waiter.granted.cancelled():
-            self._in_use -= 1
             now = self._clock()
+            self._count(-1, -waiter.tokens, -(waiter.granted.result() - waiter.since))
+            self._in_use -= 1
             if self._requests is not None:
                 self._requests.charge(now, -1)
             if self._tokens is not None:
                 self._tokens.charge(now, -waiter.tokens)
         self._dispatch()
+
+    def _count(self, calls: int, tokens: int, waited: float) -> None:
+        """Counted at admission (not when the caller resumes), so counts follow the buckets."""
+        self._calls += calls
+        self._tokens_used += tokens
+        self._waited += waited
 
     def _correct(self, delta: int) -> None:
         self._tokens_used += delta
@@ -274,6 +278,7 @@ class ModelBudget:
             self._requests.take(now)
         if self._tokens is not None:
             self._tokens.take(now, waiter.tokens)
+        self._count(1, waiter.tokens, now - waiter.since)
         self._in_use += 1
         self._queue.remove(waiter)
         waiter.granted.set_result(now)
