@@ -250,19 +250,22 @@ class ModelBudget:
             self._timer = None
         now = self._clock()
         wake = math.inf
-        for waiter in list(self._queue):
-            if waiter.granted.done():  # cancelled while waiting; _withdraw removes it
+        limit = self.limits.max_concurrent_calls
+        index = 0
+        while index < len(self._queue):
+            waiter = self._queue[index]
+            if waiter.granted.done() or waiter.not_before > now:
+                if not waiter.granted.done():  # paused: calls of other models may pass
+                    wake = min(wake, waiter.not_before)
+                index += 1  # (a cancelled waiter is withdrawn by its own task)
                 continue
-            if waiter.not_before > now:  # paused: calls of other models may pass
-                wake = min(wake, waiter.not_before)
-                continue
-            limit = self.limits.max_concurrent_calls
             if limit is not None and self._in_use >= limit:
                 break  # a lease's release dispatches again
             wait = self._wait(now, waiter.tokens)
             if wait > 0.0:
                 wake = min(wake, now + wait)
                 break
+            del self._queue[index]
             self._admit(now, waiter)
         if wake < math.inf and self._queue:
             loop = self._queue[0].granted.get_loop()
@@ -280,5 +283,4 @@ class ModelBudget:
             self._tokens.take(now, waiter.tokens)
         self._count(1, waiter.tokens, now - waiter.since)
         self._in_use += 1
-        self._queue.remove(waiter)
         waiter.granted.set_result(now)
