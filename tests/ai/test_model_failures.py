@@ -4,6 +4,9 @@ dead-lettered at once with the model, the error class and the request size."""
 
 from __future__ import annotations
 
+import itertools
+import time
+
 import pytest
 from pydantic_ai.exceptions import (
     ModelHTTPError,
@@ -11,6 +14,8 @@ from pydantic_ai.exceptions import (
     UnexpectedModelBehavior,
     UsageLimitExceeded,
 )
+from pydantic_ai.messages import ModelMessage, ModelResponse
+from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from reagents import AgentEvent, MemoryDeadLetters, Pipeline
 from reagents.ai import LLMAgent, PermanentModelError, TransientModelError
@@ -35,12 +40,27 @@ JOB = AgentEvent(event_type="job", payload={"text": "x" * 40})
 
 async def test_a_429_with_retry_after_pauses_the_model_and_is_retried() -> None:
     budget = FakeBudget()
-    limited = ModelHTTPError(429, "fake-model", "slow down", headers={"retry-after": "1.5"})
+    limited = ModelHTTPError(429, "fake-model", "slow down", headers={"retry-after": "0.01"})
     pipeline, attempts = pipeline_failing_with(limited, budget)
     [letter], _ = await run_events(pipeline, JOB)
     assert attempts == [1, 2, 3, 4]  # retried as the backoff says, then dead-lettered
-    assert budget.pauses == [("fake-model", 1.5)] * 4
+    assert budget.pauses == [("fake-model", 0.01)] * 4
     assert letter.error_type == "TransientModelError"
+
+
+async def test_a_retry_after_holds_the_retry_even_without_a_budget() -> None:
+    attempts: list[float] = []
+
+    def limited(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        attempts.append(time.monotonic())
+        raise ModelHTTPError(429, "fake-model", headers={"retry-after": "0.05"})
+
+    pipeline = Pipeline("desk", dead_letters=MemoryDeadLetters())
+    pipeline.add_agent(LLMAgent(FunctionModel(limited), id="analyst", retry=FAST))
+    await run_events(pipeline, JOB)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(attempts)]
+    assert len(gaps) == 3
+    assert min(gaps) >= 0.045  # the backoff alone would wait 1 ms
 
 
 async def test_a_503_is_retried() -> None:

@@ -9,6 +9,7 @@ the agent (`LLMAgent.usage`), priced when a price table is given.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from inspect import isawaitable
@@ -80,6 +81,7 @@ class LLMAgent(Agent[LLMInput]):
         self._prompt = prompt or default_prompt
         self._budget = budget
         self._usage = UsageCounter(self.model_name, prices)
+        self._paused_until = 0.0  # loop time before which a 429's Retry-After holds calls
         self.model_agent: PydanticAgent[None, Any] = PydanticAgent(
             model,
             output_type=output_type or str,
@@ -104,6 +106,7 @@ class LLMAgent(Agent[LLMInput]):
             return None
         prompt = self._prompt(value)
         tokens = estimate_tokens(self.instructions, prompt)
+        await self._wait_out_pause()
         try:
             async with self._reserve(tokens) as lease:
                 result = await self.model_agent.run(prompt)
@@ -128,10 +131,22 @@ class LLMAgent(Agent[LLMInput]):
         async with self._budget.call(self.model_name, tokens=tokens) as lease:
             yield lease
 
+    async def _wait_out_pause(self) -> None:
+        loop = asyncio.get_running_loop()
+        remaining = self._paused_until - loop.time()
+        if remaining > 0:
+            await asyncio.sleep(remaining)
+
     async def _pause_if_asked(self, error: Exception) -> None:
-        """A 429 with Retry-After pauses the model, so the retry waits at least that long."""
+        """A 429 with Retry-After pauses the model, so the retry waits at least that long.
+
+        The agent holds its own next call until then (whatever the backoff says), and
+        the budget, when there is one, pauses every caller of the model.
+        """
         if not isinstance(error, TransientModelError) or error.retry_after is None:
             return
+        until = asyncio.get_running_loop().time() + error.retry_after
+        self._paused_until = max(self._paused_until, until)
         if self._budget is None:
             return
         paused = self._budget.pause(self.model_name, error.retry_after)

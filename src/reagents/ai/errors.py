@@ -4,8 +4,8 @@ pydantic-ai and the providers raise many error classes; an `LLMAgent` turns each
 into one of two reagents errors so the runner knows what to do with it:
 
 - `TransientModelError`: a 429, a 408 or 5xx response, a timeout, a lost connection.
-  Retried with the agent's backoff (for a 429 with Retry-After, the agent also pauses
-  the model in its budget, so the retry waits at least that long).
+  Retried with the agent's backoff; after a 429 with Retry-After the agent's next call
+  waits at least that long, and the model is paused in its budget for every caller.
 - `PermanentModelError`: a rejected request (401/403 auth, 400 such as an exceeded
   context window, 404 model), a usage limit, a model that kept answering wrongly
   after its own output retries. Dead-lettered at once: retrying cannot help.
