@@ -35,6 +35,9 @@ async def test_the_structured_output_is_the_reaction_payload() -> None:
     assert reply.correlation_id == cause.conversation_id
     assert json.loads(prompts[0]) == {"event_type": "tick", "payload": {"n": 1}}
     assert agent.usage.calls == 1
+    stats = pipeline.stats()["analyst"]
+    assert (stats.model_requests, stats.input_tokens) == (1, agent.usage.input_tokens)
+    assert stats.output_tokens == agent.usage.output_tokens
 
 
 async def test_a_batch_is_one_model_call_with_every_event_in_the_prompt() -> None:
