@@ -129,3 +129,18 @@ def test_importing_reagents_does_not_import_pydantic_ai() -> None:
     code = "import sys, reagents, reagents.ai; assert 'pydantic_ai' not in sys.modules"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+async def test_the_model_may_call_the_agents_tools() -> None:
+    looked_up: list[str] = []
+
+    def quote(symbol: str) -> float:
+        """The last price of ``symbol``."""
+        looked_up.append(symbol)
+        return 101.5
+
+    agent = LLMAgent(TestModel(), id="analyst", output_type=Verdict, tools=[quote])
+    reply = await agent.react(tick(1))
+    assert reply is not None
+    assert len(looked_up) == 1  # TestModel calls every tool once
+    assert agent.usage.requests == 2  # the tool call, then the answer

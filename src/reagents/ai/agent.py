@@ -30,8 +30,17 @@ from reagents.sinks.outputs import HandlerResult
 if TYPE_CHECKING:
     from pydantic_ai import Agent as PydanticAgent
     from pydantic_ai.models import Model
+    from pydantic_ai.tools import Tool, ToolFuncEither
 
-__all__ = ["DEFAULT_INSTRUCTIONS", "LLMAgent", "LLMInput", "PromptBuilder", "llm_agent"]
+__all__ = [
+    "DEFAULT_INSTRUCTIONS",
+    "LLMAgent",
+    "LLMInput",
+    "LLMOptions",
+    "ModelTool",
+    "PromptBuilder",
+    "llm_agent",
+]
 
 LLMInput: TypeAlias = AgentEvent | list[AgentEvent]
 """What an LLM agent handles: an event, or the list a batching flow emits."""
@@ -39,10 +48,24 @@ LLMInput: TypeAlias = AgentEvent | list[AgentEvent]
 PromptBuilder: TypeAlias = Callable[[LLMInput], str]
 """Builds the user prompt from an event (or a batch of them)."""
 
+ModelTool: TypeAlias = "Tool[None] | ToolFuncEither[None, ...]"
+"""A tool the model may call: a pydantic-ai `Tool` or a plain (or RunContext) function."""
+
 DEFAULT_INSTRUCTIONS = (
     "You are an agent in an event-driven system. You receive events as JSON "
     "(their type and payload) and answer with the requested structured output."
 )
+
+
+class LLMOptions(AgentOptions, total=False):
+    """`LLMAgent`'s settings besides its model, id and prompt (for `llm_agent`)."""
+
+    instructions: str
+    output_type: type[BaseModel] | None
+    event_type: str | None
+    tools: Sequence[ModelTool]
+    budget: BudgetLike | None
+    prices: Prices | None
 
 
 class LLMAgent(Agent[LLMInput]):
@@ -64,7 +87,7 @@ class LLMAgent(Agent[LLMInput]):
         output_type: type[BaseModel] | None = None,
         event_type: str | None = None,
         prompt: PromptBuilder | None = None,
-        tools: Sequence[Any] = (),
+        tools: Sequence[ModelTool] = (),
         budget: BudgetLike | None = None,
         prices: Prices | None = None,
         **options: Unpack[AgentOptions],
@@ -161,7 +184,7 @@ def llm_agent(
     model: str | Model,
     *,
     id: str | None = None,
-    **settings: Any,
+    **settings: Unpack[LLMOptions],
 ) -> Callable[[PromptBuilder], LLMAgent]:
     """Decorator: the decorated function builds the prompt of a new `LLMAgent`.
 
