@@ -10,6 +10,8 @@ import time
 import pytest
 from pydantic_ai.exceptions import (
     ModelHTTPError,
+    ModelQuotaExceededError,
+    ModelRateLimitError,
     ModelTimeoutError,
     UnexpectedModelBehavior,
     UsageLimitExceeded,
@@ -114,6 +116,14 @@ async def test_the_agents_own_no_retry_still_counts() -> None:
         (ConnectionError("reset"), TransientModelError),
         (ModelHTTPError(400, "m", "context_length_exceeded"), PermanentModelError),
         (ModelHTTPError(403, "m"), PermanentModelError),
+        (
+            ModelHTTPError.for_category(ModelQuotaExceededError, status_code=429, model_name="m"),
+            PermanentModelError,  # out of credits: waiting will not help
+        ),
+        (
+            ModelHTTPError.for_category(ModelRateLimitError, status_code=429, model_name="m"),
+            TransientModelError,
+        ),
         (UsageLimitExceeded("request_limit of 1 exceeded"), PermanentModelError),
         (UnexpectedModelBehavior("bad output"), PermanentModelError),
     ],
@@ -131,6 +141,7 @@ def test_other_errors_are_not_model_errors() -> None:
     ("headers", "seconds"),
     [
         ({"retry-after": "7"}, 7.0),
+        ({"retry-after-ms": "250"}, 0.25),
         ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0),  # in the past
         ({"retry-after": "soon"}, None),
         ({}, None),

@@ -7,7 +7,8 @@ into one of two reagents errors so the runner knows what to do with it:
   Retried with the agent's backoff; after a 429 with Retry-After the agent's next call
   waits at least that long, and the model is paused in its budget for every caller.
 - `PermanentModelError`: a rejected request (401/403 auth, 400 such as an exceeded
-  context window, 404 model), a usage limit, a model that kept answering wrongly
+  context window, 404 model), exhausted credits (a 429 that says quota, not rate), a
+  usage limit, a model that kept answering wrongly
   after its own output retries. Dead-lettered at once: retrying cannot help.
 
 Each message names the model, the original error class and the size of the request,
@@ -70,22 +71,29 @@ def classify(error: Exception, model: str, request_size: str) -> ModelCallError 
     """
     from pydantic_ai import exceptions as ex
 
+    if isinstance(error, ex.ModelQuotaExceededError | ex.ModelRequestRejectedError):
+        return PermanentModelError(model, error, request_size)  # credits, auth, bad request
     if isinstance(error, ex.ModelHTTPError):
         status = error.status_code
         if status in _TRANSIENT_STATUS or status >= 500:
             return TransientModelError(model, error, request_size, retry_after(error))
         return PermanentModelError(model, error, request_size)
-    if isinstance(error, ex.ModelQuotaExceededError | ex.ModelRequestRejectedError):
-        return PermanentModelError(model, error, request_size)
     if isinstance(error, ex.ModelAPIError | TimeoutError | ConnectionError):
-        return TransientModelError(model, error, request_size)
+        return TransientModelError(model, error, request_size, retry_after(error))
     if isinstance(error, ex.UsageLimitExceeded | ex.UnexpectedModelBehavior | ex.UserError):
         return PermanentModelError(model, error, request_size)
     return None
 
 
 def retry_after(error: Exception) -> float | None:
-    """Seconds from the error's Retry-After header (seconds or an HTTP date), if any."""
+    """Seconds the provider asked to wait: as pydantic-ai read it, else Retry-After.
+
+    pydantic-ai reads ``retry-after-ms``, ``Retry-After`` seconds and Google's retry
+    info; an HTTP-date ``Retry-After`` is read here.
+    """
+    known = getattr(error, "retry_after", None)
+    if isinstance(known, int | float):
+        return max(float(known), 0.0)
     headers = getattr(error, "headers", None) or {}
     value = headers.get("retry-after") if isinstance(headers, dict) else None
     if not isinstance(value, str):
