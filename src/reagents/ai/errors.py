@@ -8,8 +8,8 @@ into one of two reagents errors so the runner knows what to do with it:
   waits at least that long, and the model is paused in its budget for every caller.
 - `PermanentModelError`: a rejected request (401/403 auth, 400 such as an exceeded
   context window, 404 model), exhausted credits (a 429 that says quota, not rate), a
-  usage limit, a model that kept answering wrongly
-  after its own output retries. Dead-lettered at once: retrying cannot help.
+  usage limit, a model that kept answering wrongly after its own output retries.
+  Dead-lettered at once: retrying cannot help.
 
 Each message names the model, the original error class and the size of the request,
 so a dead letter says which call failed and how big it was.
