@@ -6,6 +6,7 @@ Everything a user needs is importable from here::
 
 Submodules not re-exported here are private by convention. The Kafka classes are
 importable without aiokafka; they need it (``pip install 'reagents[kafka]'``) to start.
+Likewise `LLMAgent` is importable without pydantic-ai, and needs ``reagents[ai]`` to build.
 
 The package is layered; a module imports only from its own layer and those below:
 
@@ -15,11 +16,13 @@ The package is layered; a module imports only from its own layer and those below
     operators     Rx operators: filters, the where language, flow operators
     kafka         Kafka plumbing (config, topics, producer, embedded broker)
     sources, sinks   memory, file, Kafka; Agent is the reacting sink
+    ai            LLMAgent: pydantic-ai model calls as agents (the ``ai`` extra)
     pipelines     the runtime: Pipeline, lifecycle, bus, router, runner, flows
     patterns, views  sagas, workflows, idempotency; the operator graph and plots
     cli, testing  the command line; test doubles, marbles, virtual time
 """
 
+from reagents.ai import LLMAgent, ModelUsage, llm_agent
 from reagents.dead_letter import DeadLetter, FailureStage
 from reagents.delivery import Held, Incoming
 from reagents.errors import (
@@ -137,11 +140,13 @@ __all__ = [
     "KafkaDeadLetterSink",
     "KafkaSink",
     "KafkaSource",
+    "LLMAgent",
     "MemoryDeadLetters",
     "MemoryIdempotencyStore",
     "MemorySink",
     "MemorySource",
     "ModelBudget",
+    "ModelUsage",
     "Overflow",
     "PayloadSchemas",
     "PayloadValidationError",
@@ -187,6 +192,7 @@ __all__ = [
     "encode_event",
     "hopping",
     "idempotent",
+    "llm_agent",
     "parse_expression",
     "pipeline_graph",
     "read_dead_letters",

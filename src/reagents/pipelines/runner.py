@@ -21,6 +21,7 @@ import time
 from collections import deque
 from typing import Any
 
+from reagents.ai.agent import LLMAgent
 from reagents.dead_letter import FailureStage
 from reagents.delivery import Held, causation_depth
 from reagents.errors import PayloadValidationError
@@ -36,7 +37,7 @@ from reagents.pipelines.deliveries import (
 from reagents.pipelines.failures import dead_letter_item, timed_out
 from reagents.pipelines.flows import FlowStage
 from reagents.pipelines.pacing import Pacer
-from reagents.pipelines.stats import AgentStats, StatsSnapshot
+from reagents.pipelines.stats import AgentStats, StatsSnapshot, with_model_usage
 from reagents.policies import PriorityFifo
 from reagents.sinks.agent import Agent
 from reagents.sinks.outputs import HandlerResult, collect_outputs
@@ -90,8 +91,11 @@ class AgentRunner:
         return len(self._queue)
 
     def snapshot(self) -> StatsSnapshot:
-        """The agent's counters now."""
-        return self.stats.snapshot(self.agent.id, len(self._queue) + len(self._retries))
+        """The agent's counters now (and an LLM agent's model usage)."""
+        snapshot = self.stats.snapshot(self.agent.id, len(self._queue) + len(self._retries))
+        if isinstance(self.agent, LLMAgent):
+            return with_model_usage(snapshot, self.agent.usage)
+        return snapshot
 
     @property
     def idle(self) -> bool:

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html import escape
 from statistics import quantiles
 from typing import Protocol
 
+from reagents.ai.usage import ModelUsage
 from reagents.events import AgentEvent
 from reagents.operators.filters import Filter
 from reagents.pipelines.tap import EventTap
 
-__all__ = ["AgentStats", "BusCounters", "StatsSnapshot", "StatsTable", "count_filter_error"]
+__all__ = [
+    "AgentStats",
+    "BusCounters",
+    "StatsSnapshot",
+    "StatsTable",
+    "count_filter_error",
+    "with_model_usage",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +127,25 @@ class StatsSnapshot:
     latency_p99_ms: float
     filter_errors: int = 0
     """Events its subscription filter raised on (each counted as no match)."""
+    model_requests: int = 0
+    """An LLM agent's requests to its model (0 for other agents; see `LLMAgent.usage`)."""
+    input_tokens: int = 0
+    """An LLM agent's input tokens so far."""
+    output_tokens: int = 0
+    """An LLM agent's output tokens so far."""
+    cost_usd: float = 0.0
+    """An LLM agent's cost so far in USD (0 without a price for its model)."""
+
+
+def with_model_usage(snapshot: StatsSnapshot, usage: ModelUsage) -> StatsSnapshot:
+    """``snapshot`` with an LLM agent's model requests, tokens and cost filled in."""
+    return replace(
+        snapshot,
+        model_requests=usage.requests,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cost_usd=usage.cost_usd or 0.0,
+    )
 
 
 _COLUMNS = (

@@ -1,0 +1,27 @@
+"""LLM agents: pydantic-ai model calls as reagents agents (the ``reagents[ai]`` extra).
+
+Importing this package does not import pydantic-ai; building an `LLMAgent` does.
+"""
+
+from reagents.ai.agent import DEFAULT_INSTRUCTIONS, LLMAgent, LLMInput, PromptBuilder, llm_agent
+from reagents.ai.budget import BudgetLike, LeaseLike
+from reagents.ai.errors import ModelCallError, PermanentModelError, TransientModelError
+from reagents.ai.extra import INSTALL_HINT, require_pydantic_ai
+from reagents.ai.usage import ModelUsage, Prices
+
+__all__ = [
+    "DEFAULT_INSTRUCTIONS",
+    "INSTALL_HINT",
+    "BudgetLike",
+    "LLMAgent",
+    "LLMInput",
+    "LeaseLike",
+    "ModelCallError",
+    "ModelUsage",
+    "PermanentModelError",
+    "Prices",
+    "PromptBuilder",
+    "TransientModelError",
+    "llm_agent",
+    "require_pydantic_ai",
+]
