@@ -98,11 +98,17 @@ def summary(console: Console, pipeline: Pipeline, outcome: Outcome, seconds: flo
             f"dead letters {counters.dead_letters:,}{where}"
         )
     )
-    head, *rows = pipeline.stats().rows()
-    if rows:
-        table = Table(*head[:1], title="agents and sinks", title_justify="left")
-        for column in head[1:]:
-            table.add_column(column, justify="right")
-        for row in rows:
-            table.add_row(*(Text(cell) for cell in row))
-        console.print(table)
+    stats = pipeline.stats()
+    for title, rows in (("agents and sinks", stats.rows()), ("model usage", stats.model_rows())):
+        if len(rows) > 1:
+            console.print(_table(title, rows))
+
+
+def _table(title: str, rows: list[list[str]]) -> Table:
+    head, *body = rows
+    table = Table(*head[:1], title=title, title_justify="left")
+    for column in head[1:]:
+        table.add_column(column, justify="right")
+    for row in body:
+        table.add_row(*(Text(cell) for cell in row))
+    return table

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from html import escape
 from statistics import quantiles
@@ -163,36 +164,63 @@ _COLUMNS = (
 )
 
 
+_MODEL_COLUMNS = (
+    ("LLM agent", "name"),
+    ("requests", "model_requests"),
+    ("tokens in", "input_tokens"),
+    ("tokens out", "output_tokens"),
+    ("cost USD", "cost_usd"),
+)
+
+
 class StatsTable(dict[str, StatsSnapshot]):
-    """Snapshots by agent id; renders as a text or HTML table."""
+    """Snapshots by agent id; renders as a text or HTML table (and one of model usage,
+    when LLM agents called their models)."""
 
     def rows(self) -> list[list[str]]:
         """Header row first, then one row per agent, all as text."""
-        rows = [[title for title, _ in _COLUMNS]]
-        for snap in self.values():
-            rows.append([_cell(getattr(snap, attr)) for _, attr in _COLUMNS])
+        return self._table(_COLUMNS, self.values())
+
+    def model_rows(self) -> list[list[str]]:
+        """Header row, then one row per agent that called a model (empty: none did)."""
+        called = [snap for snap in self.values() if snap.model_requests]
+        return self._table(_MODEL_COLUMNS, called) if called else []
+
+    @staticmethod
+    def _table(
+        columns: tuple[tuple[str, str], ...], snaps: Iterable[StatsSnapshot]
+    ) -> list[list[str]]:
+        rows = [[title for title, _ in columns]]
+        rows.extend([_cell(getattr(snap, attr), attr) for _, attr in columns] for snap in snaps)
         return rows
 
     def __str__(self) -> str:
-        rows = self.rows()
-        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-        lines = [
-            "  ".join(
-                c.rjust(w) if i else c.ljust(w)
-                for i, (c, w) in enumerate(zip(row, widths, strict=True))
-            )
-            for row in rows
-        ]
-        return "\n".join(lines)
+        text = _text(self.rows())
+        models = self.model_rows()
+        return f"{text}\n\n{_text(models)}" if models else text
 
     def _repr_html_(self) -> str:
-        head, *body = self.rows()
-        th = "".join(_html_cell("th", i, c) for i, c in enumerate(head))
-        trs = "".join(
-            "<tr>" + "".join(_html_cell("td", i, c) for i, c in enumerate(r)) + "</tr>"
-            for r in body
+        return "".join(_html(rows) for rows in (self.rows(), self.model_rows()) if rows)
+
+
+def _text(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(
+            c.rjust(w) if i else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
         )
-        return f"<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>"
+        for row in rows
+    )
+
+
+def _html(rows: list[list[str]]) -> str:
+    head, *body = rows
+    th = "".join(_html_cell("th", i, c) for i, c in enumerate(head))
+    trs = "".join(
+        "<tr>" + "".join(_html_cell("td", i, c) for i, c in enumerate(r)) + "</tr>" for r in body
+    )
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>"
 
 
 def _html_cell(tag: str, column: int, text: str) -> str:
@@ -200,5 +228,7 @@ def _html_cell(tag: str, column: int, text: str) -> str:
     return f"<{tag}{align}>{escape(text)}</{tag}>"
 
 
-def _cell(value: object) -> str:
+def _cell(value: object, attr: str = "") -> str:
+    if attr == "cost_usd":
+        return f"{value:.4f}"  # cents and below: a call costs fractions of a cent
     return f"{value:.2f}" if isinstance(value, float) else str(value)
