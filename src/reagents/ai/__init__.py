@@ -7,21 +7,31 @@ from reagents.ai.agent import DEFAULT_INSTRUCTIONS, LLMAgent, LLMInput, PromptBu
 from reagents.ai.budget import BudgetLike, LeaseLike
 from reagents.ai.errors import ModelCallError, PermanentModelError, TransientModelError
 from reagents.ai.extra import INSTALL_HINT, require_pydantic_ai
+from reagents.ai.memory import (
+    ConversationMemory,
+    MemoryConversations,
+    SqliteConversations,
+    trim_history,
+)
 from reagents.ai.usage import ModelUsage, Prices
 
 __all__ = [
     "DEFAULT_INSTRUCTIONS",
     "INSTALL_HINT",
     "BudgetLike",
+    "ConversationMemory",
     "LLMAgent",
     "LLMInput",
     "LeaseLike",
+    "MemoryConversations",
     "ModelCallError",
     "ModelUsage",
     "PermanentModelError",
     "Prices",
     "PromptBuilder",
+    "SqliteConversations",
     "TransientModelError",
     "llm_agent",
     "require_pydantic_ai",
+    "trim_history",
 ]
