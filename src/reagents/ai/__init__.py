@@ -5,6 +5,7 @@ Importing this package does not import pydantic-ai; building an `LLMAgent` does.
 
 from reagents.ai.agent import DEFAULT_INSTRUCTIONS, LLMAgent, LLMInput, PromptBuilder, llm_agent
 from reagents.ai.budget import BudgetLike, LeaseLike
+from reagents.ai.cassette import Cassette, CassetteMissError, CassetteMode, fingerprint
 from reagents.ai.errors import ModelCallError, PermanentModelError, TransientModelError
 from reagents.ai.extra import INSTALL_HINT, require_pydantic_ai
 from reagents.ai.memory import (
@@ -19,6 +20,9 @@ __all__ = [
     "DEFAULT_INSTRUCTIONS",
     "INSTALL_HINT",
     "BudgetLike",
+    "Cassette",
+    "CassetteMissError",
+    "CassetteMode",
     "ConversationMemory",
     "LLMAgent",
     "LLMInput",
@@ -31,6 +35,7 @@ __all__ = [
     "PromptBuilder",
     "SqliteConversations",
     "TransientModelError",
+    "fingerprint",
     "llm_agent",
     "require_pydantic_ai",
     "trim_history",

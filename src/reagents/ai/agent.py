@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from typing_extensions import Unpack
 
 from reagents.ai.budget import BudgetLike, LeaseLike
+from reagents.ai.cassette import Cassette
 from reagents.ai.errors import PermanentModelError, TransientModelError, classify
 from reagents.ai.extra import require_pydantic_ai
 from reagents.ai.memory import ConversationMemory, trim_history
@@ -71,6 +72,7 @@ class LLMOptions(AgentOptions, total=False):
     memory: ConversationMemory | None
     max_turns: int
     max_history_tokens: int | None
+    cassette: Cassette | None
 
 
 class LLMAgent(Agent[LLMInput]):
@@ -83,8 +85,9 @@ class LLMAgent(Agent[LLMInput]):
     before every call; ``prices`` prices `usage`. ``memory`` keeps each conversation's
     messages (by ``event.conversation_id``) so the next event of the conversation
     continues it, trimmed to the last ``max_turns`` turns and, when given, about
-    ``max_history_tokens`` tokens; the store stays the caller's to close. Other
-    options are `Agent`'s.
+    ``max_history_tokens`` tokens; the store stays the caller's to close.
+    ``cassette`` records the model's answers or replays them without calling it
+    (`reagents.ai.cassette`). Other options are `Agent`'s.
     """
 
     def __init__(
@@ -102,6 +105,7 @@ class LLMAgent(Agent[LLMInput]):
         memory: ConversationMemory | None = None,
         max_turns: int = 20,
         max_history_tokens: int | None = None,
+        cassette: Cassette | None = None,
         **options: Unpack[AgentOptions],
     ) -> None:
         require_pydantic_ai()
@@ -122,6 +126,8 @@ class LLMAgent(Agent[LLMInput]):
         self.max_history_tokens = max_history_tokens
         self._usage = UsageCounter(self.model_name, prices)
         self._paused_until = 0.0  # loop time before which a 429's Retry-After holds calls
+        self._model = model
+        self.cassette: Cassette | None = None
         self.model_agent: PydanticAgent[None, Any] = PydanticAgent(
             model,
             output_type=output_type or str,
@@ -129,6 +135,16 @@ class LLMAgent(Agent[LLMInput]):
             tools=tools,
             name=id,
         )
+        if cassette is not None:
+            self.use_cassette(cassette)
+
+    def use_cassette(self, cassette: Cassette | None) -> None:
+        """Answer through ``cassette`` from now on (None: call the model directly again)."""
+        from reagents.ai._cassette_model import CassetteModel
+
+        self.cassette = cassette
+        recorded = None if cassette is None else CassetteModel(self._model, cassette)
+        self.model_agent.model = recorded or self._model
 
     @property
     def usage(self) -> ModelUsage:
