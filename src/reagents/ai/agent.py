@@ -19,10 +19,13 @@ from pydantic import BaseModel
 from typing_extensions import Unpack
 
 from reagents.ai.budget import BudgetLike, LeaseLike
+from reagents.ai.cassette import Cassette
 from reagents.ai.errors import PermanentModelError, TransientModelError, classify
 from reagents.ai.extra import require_pydantic_ai
+from reagents.ai.memory import ConversationMemory, trim_history
 from reagents.ai.prompts import default_event_type, default_prompt, estimate_tokens
 from reagents.ai.usage import ModelUsage, Prices, UsageCounter
+from reagents.errors import ConfigurationError
 from reagents.events import AgentEvent
 from reagents.sinks.agent import Agent, AgentOptions, NoRetry
 from reagents.sinks.outputs import HandlerResult
@@ -66,6 +69,10 @@ class LLMOptions(AgentOptions, total=False):
     tools: Sequence[ModelTool]
     budget: BudgetLike | None
     prices: Prices | None
+    memory: ConversationMemory | None
+    max_turns: int
+    max_history_tokens: int | None
+    cassette: Cassette | None
 
 
 class LLMAgent(Agent[LLMInput]):
@@ -75,7 +82,12 @@ class LLMAgent(Agent[LLMInput]):
     ``output_type`` a pydantic model (``None``: plain text, as ``{"text": ...}``).
     The reaction is ``event.derive(event_type, output.model_dump(mode="json"))``
     (for a batch: derived from its last event). ``budget`` (a `BudgetLike`) is asked
-    before every call; ``prices`` prices `usage`. Other options are `Agent`'s.
+    before every call; ``prices`` prices `usage`. ``memory`` keeps each conversation's
+    messages (by ``event.conversation_id``) so the next event of the conversation
+    continues it, trimmed to the last ``max_turns`` turns and, when given, about
+    ``max_history_tokens`` tokens; the store stays the caller's to close.
+    ``cassette`` records the model's answers or replays them without calling it
+    (`reagents.ai.cassette`). Other options are `Agent`'s.
     """
 
     def __init__(
@@ -90,6 +102,10 @@ class LLMAgent(Agent[LLMInput]):
         tools: Sequence[ModelTool] = (),
         budget: BudgetLike | None = None,
         prices: Prices | None = None,
+        memory: ConversationMemory | None = None,
+        max_turns: int = 20,
+        max_history_tokens: int | None = None,
+        cassette: Cassette | None = None,
         **options: Unpack[AgentOptions],
     ) -> None:
         require_pydantic_ai()
@@ -103,8 +119,15 @@ class LLMAgent(Agent[LLMInput]):
         self.instructions = instructions
         self._prompt = prompt or default_prompt
         self._budget = budget
+        if max_turns < 1:
+            raise ConfigurationError(f"max_turns must be at least 1, not {max_turns}")
+        self.memory = memory
+        self.max_turns = max_turns
+        self.max_history_tokens = max_history_tokens
         self._usage = UsageCounter(self.model_name, prices)
         self._paused_until = 0.0  # loop time before which a 429's Retry-After holds calls
+        self._model = model
+        self.cassette: Cassette | None = None
         self.model_agent: PydanticAgent[None, Any] = PydanticAgent(
             model,
             output_type=output_type or str,
@@ -112,6 +135,16 @@ class LLMAgent(Agent[LLMInput]):
             tools=tools,
             name=id,
         )
+        if cassette is not None:
+            self.use_cassette(cassette)
+
+    def use_cassette(self, cassette: Cassette | None) -> None:
+        """Answer through ``cassette`` from now on (None: call the model directly again)."""
+        from reagents.ai._cassette_model import CassetteModel
+
+        self.cassette = cassette
+        recorded = None if cassette is None else CassetteModel(self._model, cassette)
+        self.model_agent.model = recorded or self._model
 
     @property
     def usage(self) -> ModelUsage:
@@ -128,11 +161,13 @@ class LLMAgent(Agent[LLMInput]):
         if not events:
             return None
         prompt = self._prompt(value)
+        conversation = events[-1].conversation_id
+        history = self.memory.load(conversation) if self.memory is not None else []
         tokens = estimate_tokens(self.instructions, prompt)
         await self._wait_out_pause()
         try:
             async with self._reserve(tokens) as lease:
-                result = await self.model_agent.run(prompt)
+                result = await self.model_agent.run(prompt, message_history=history or None)
                 run = result.usage
                 lease.used(run.input_tokens + run.output_tokens)
         except Exception as error:
@@ -144,6 +179,9 @@ class LLMAgent(Agent[LLMInput]):
             await self._pause_if_asked(classified)
             raise classified from error
         self._usage.succeeded(run.requests, run.input_tokens, run.output_tokens)
+        if self.memory is not None:
+            kept = trim_history(result.all_messages(), self.max_turns, self.max_history_tokens)
+            self.memory.save(conversation, kept)
         return events[-1].derive(self.event_type, _payload(result.output), source_agent=self.id)
 
     @asynccontextmanager

@@ -8,7 +8,8 @@ into one of two reagents errors so the runner knows what to do with it:
   waits at least that long, and the model is paused in its budget for every caller.
 - `PermanentModelError`: a rejected request (401/403 auth, 400 such as an exceeded
   context window, 404 model), exhausted credits (a 429 that says quota, not rate), a
-  usage limit, a model that kept answering wrongly after its own output retries.
+  usage limit, a model that kept answering wrongly after its own output retries, a
+  request missing from a replayed cassette.
   Dead-lettered at once: retrying cannot help.
 
 Each message names the model, the original error class and the size of the request,
@@ -71,6 +72,10 @@ def classify(error: Exception, model: str, request_size: str) -> ModelCallError 
     """
     from pydantic_ai import exceptions as ex
 
+    from reagents.ai.cassette import CassetteMissError
+
+    if isinstance(error, CassetteMissError):
+        return PermanentModelError(model, error, request_size)  # replaying again misses again
     if isinstance(error, ex.ModelQuotaExceededError | ex.ModelRequestRejectedError):
         return PermanentModelError(model, error, request_size)  # credits, auth, bad request
     if isinstance(error, ex.ModelHTTPError):

@@ -11,10 +11,13 @@ from typing import Annotated
 
 import typer
 
+from reagents.ai.agent import LLMAgent
+from reagents.ai.cassette import Cassette
 from reagents.cli.console import CliError, friendly
 from reagents.cli.kafka import FROM_TIME_HELP, BootstrapOpt, replay_from_kafka, start_position
 from reagents.cli.loading import PIPELINE_HELP, PipelineArg, load_pipeline
 from reagents.cli.running import FailOnDeadLettersOpt, ProgressOpt, replay_log, run_and_report
+from reagents.pipelines.pipeline import Pipeline
 from reagents.views.graph import pipeline_graph
 
 __all__ = ["GraphFormat", "graph", "replay", "run"]
@@ -83,6 +86,13 @@ def replay(
         Path | None, typer.Option(help="With --kafka: write the events to this JSONL file.")
     ] = None,
     bootstrap: BootstrapOpt = None,
+    cassette: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE.jsonl",
+            help="LLM agents answer from this recorded cassette, never calling their model.",
+        ),
+    ] = None,
     progress: ProgressOpt = None,
     fail_on_dead_letters: FailOnDeadLettersOpt = True,
 ) -> None:
@@ -92,17 +102,22 @@ def replay(
     sources; its checkpoint file is neither read nor written. A dead-letter log replays
     too: its events (or raw bytes, decoded again) go through the pipeline. A topic is
     read from every partition without a consumer group, into the pipeline or a file.
-    Like `run`, it exits with code 3 if the replay wrote dead letters.
+    Like `run`, it exits with code 3 if the replay wrote dead letters. With
+    `--cassette`, every LLM agent of the pipeline answers from the recorded cassette
+    (a request it lacks is dead-lettered, naming the request's fingerprint).
 
     Examples:
 
     * `reagents replay events.jsonl --pipeline examples/trading.py`
     * `reagents replay events.jsonl -p app.py:pipeline --speed 10 --since 2024-05-01T12:00Z`
     * `reagents replay --kafka market --from-offset 0 --out market.jsonl`
+    * `reagents replay events.jsonl -p app.py --cassette llm.jsonl`
     """
     if kafka is not None:
         if log is not None:
             raise CliError("give a LOG.jsonl or --kafka TOPIC, not both")
+        if cassette is not None:
+            raise CliError("--cassette replays a LOG.jsonl, not --kafka")
         replay_from_kafka(
             kafka,
             pipeline_ref=pipeline,
@@ -121,6 +136,8 @@ def replay(
     if not log.is_file():
         raise CliError(f"log {str(log)!r} does not exist")
     loaded = load_pipeline(pipeline)
+    if cassette is not None:
+        _replay_cassette(loaded, cassette)
     with tempfile.TemporaryDirectory(prefix="reagents-replay-") as scratch:
         replay_log(
             log,
@@ -131,6 +148,18 @@ def replay(
             progress=progress,
             fail_on_dead_letters=fail_on_dead_letters,
         )
+
+
+def _replay_cassette(pipeline: Pipeline, path: Path) -> None:
+    """Every LLM agent of ``pipeline`` answers from the cassette at ``path``."""
+    if not path.is_file():
+        raise CliError(f"cassette {str(path)!r} does not exist")
+    agents = [agent for agent in pipeline.agents if isinstance(agent, LLMAgent)]
+    if not agents:
+        raise CliError(f"--cassette: pipeline {pipeline.name!r} has no LLM agents")
+    recorded = Cassette(path, "replay")
+    for agent in agents:
+        agent.use_cassette(recorded)
 
 
 def _parse_since(text: str | None) -> datetime | None:
