@@ -7,11 +7,14 @@ from reagents.ai.agent import DEFAULT_INSTRUCTIONS, LLMAgent, LLMInput, PromptBu
 from reagents.ai.budget import BudgetLike, LeaseLike
 from reagents.ai.errors import ModelCallError, PermanentModelError, TransientModelError
 from reagents.ai.extra import INSTALL_HINT, require_pydantic_ai
+from reagents.ai.tools import AgentDirectory, AgentTool
 from reagents.ai.usage import ModelUsage, Prices
 
 __all__ = [
     "DEFAULT_INSTRUCTIONS",
     "INSTALL_HINT",
+    "AgentDirectory",
+    "AgentTool",
     "BudgetLike",
     "LLMAgent",
     "LLMInput",

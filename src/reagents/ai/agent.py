@@ -22,7 +22,9 @@ from reagents.ai.budget import BudgetLike, LeaseLike
 from reagents.ai.errors import PermanentModelError, TransientModelError, classify
 from reagents.ai.extra import require_pydantic_ai
 from reagents.ai.prompts import default_event_type, default_prompt, estimate_tokens
+from reagents.ai.tools import AgentDirectory, AgentTool, agent_tools
 from reagents.ai.usage import ModelUsage, Prices, UsageCounter
+from reagents.errors import ConfigurationError
 from reagents.events import AgentEvent
 from reagents.sinks.agent import Agent, AgentOptions, NoRetry
 from reagents.sinks.outputs import HandlerResult
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from pydantic_ai import Agent as PydanticAgent
     from pydantic_ai.models import Model
     from pydantic_ai.tools import Tool, ToolFuncEither
+    from pydantic_ai.toolsets import FunctionToolset
 
 __all__ = [
     "DEFAULT_INSTRUCTIONS",
@@ -64,6 +67,7 @@ class LLMOptions(AgentOptions, total=False):
     output_type: type[BaseModel] | None
     event_type: str | None
     tools: Sequence[ModelTool]
+    agent_tools: Sequence[AgentTool]
     budget: BudgetLike | None
     prices: Prices | None
 
@@ -75,7 +79,9 @@ class LLMAgent(Agent[LLMInput]):
     ``output_type`` a pydantic model (``None``: plain text, as ``{"text": ...}``).
     The reaction is ``event.derive(event_type, output.model_dump(mode="json"))``
     (for a batch: derived from its last event). ``budget`` (a `BudgetLike`) is asked
-    before every call; ``prices`` prices `usage`. Other options are `Agent`'s.
+    before every call; ``prices`` prices `usage`. ``agent_tools`` offers other agents
+    to the model as tools (ids of agents in the pipeline, or agents running elsewhere;
+    see `reagents.ai.tools`). Other options are `Agent`'s.
     """
 
     def __init__(
@@ -88,6 +94,7 @@ class LLMAgent(Agent[LLMInput]):
         event_type: str | None = None,
         prompt: PromptBuilder | None = None,
         tools: Sequence[ModelTool] = (),
+        agent_tools: Sequence[AgentTool] = (),
         budget: BudgetLike | None = None,
         prices: Prices | None = None,
         **options: Unpack[AgentOptions],
@@ -104,6 +111,8 @@ class LLMAgent(Agent[LLMInput]):
         self._prompt = prompt or default_prompt
         self._budget = budget
         self._usage = UsageCounter(self.model_name, prices)
+        self.agent_tools = tuple(agent_tools)
+        self._toolset: FunctionToolset[None] | None = None  # set by `bind`
         self._paused_until = 0.0  # loop time before which a 429's Retry-After holds calls
         self.model_agent: PydanticAgent[None, Any] = PydanticAgent(
             model,
@@ -118,6 +127,14 @@ class LLMAgent(Agent[LLMInput]):
         """This agent's model usage so far: calls, requests, tokens, cost."""
         return self._usage.snapshot()
 
+    def bind(self, pipeline: AgentDirectory) -> None:
+        """Called by the pipeline as it starts: turn ``agent_tools`` into tools that
+        send requests through it (`ConfigurationError` for an id it does not know)."""
+        from pydantic_ai.toolsets import FunctionToolset
+
+        if self.agent_tools:
+            self._toolset = FunctionToolset(agent_tools(self.agent_tools, pipeline, self.id))
+
     def handle(self, event: LLMInput) -> HandlerResult:
         """One model call for the event (or batch); its output as the reaction."""
         return self.react(event)
@@ -129,10 +146,11 @@ class LLMAgent(Agent[LLMInput]):
             return None
         prompt = self._prompt(value)
         tokens = estimate_tokens(self.instructions, prompt)
+        toolsets = self._toolsets()
         await self._wait_out_pause()
         try:
             async with self._reserve(tokens) as lease:
-                result = await self.model_agent.run(prompt)
+                result = await self.model_agent.run(prompt, toolsets=toolsets)
                 run = result.usage
                 lease.used(run.input_tokens + run.output_tokens)
         except Exception as error:
@@ -145,6 +163,15 @@ class LLMAgent(Agent[LLMInput]):
             raise classified from error
         self._usage.succeeded(run.requests, run.input_tokens, run.output_tokens)
         return events[-1].derive(self.event_type, _payload(result.output), source_agent=self.id)
+
+    def _toolsets(self) -> list[FunctionToolset[None]]:
+        if not self.agent_tools:
+            return []
+        if self._toolset is None:
+            raise ConfigurationError(
+                f"agent {self.id!r} has agent_tools: run it in a pipeline, which binds them"
+            )
+        return [self._toolset]
 
     @asynccontextmanager
     async def _reserve(self, tokens: int) -> AsyncIterator[LeaseLike]:
