@@ -17,7 +17,7 @@ from pydantic_ai.tools import ToolDefinition
 from reagents import Agent, AgentEvent, ConfigurationError, MemoryDeadLetters, Pipeline
 from reagents.ai import LLMAgent
 from tests.ai.models import run_events
-from tests.ai.tools import Quote, consulting, pricing_agent, seller
+from tests.ai.tools import Offer, Quote, consulting, pricing_agent, seller
 
 
 async def test_the_model_calls_an_agent_as_a_tool_and_answers_with_its_reply() -> None:
@@ -73,3 +73,25 @@ async def test_agent_tools_outside_a_pipeline_are_refused() -> None:
     agent = seller(consulting([]), ["pricing"])
     with pytest.raises(ConfigurationError, match="run it in a pipeline"):
         await agent.react(AgentEvent(event_type="ask", payload={}))
+
+
+async def test_an_agent_added_to_a_running_pipeline_gets_its_tools_bound() -> None:
+    pipeline = Pipeline("shop", dead_letters=MemoryDeadLetters())
+    pipeline.add_agent(pricing_agent())
+    offers: list[AgentEvent] = []
+    pipeline.events.subscribe(lambda event: offers.append(event))
+    async with pipeline.serving():
+        with pytest.raises(ConfigurationError, match="'stock' as a tool"):
+            pipeline.add_agent(seller(consulting([]), ["stock"]))
+        pipeline.add_agent(
+            LLMAgent(
+                consulting([]),
+                id="late_seller",
+                output_type=Offer,
+                subscription="type = ask",
+                agent_tools=["pricing"],
+            )
+        )
+        pipeline.publish(AgentEvent(event_type="ask", payload={}))
+        await pipeline.wait_idle()
+    assert [e.payload for e in offers if e.event_type == "offer"] == [{"sku": "tea", "total": 10.0}]

@@ -106,9 +106,9 @@ class Pipeline:
         """Run ``agent`` on the events its subscription matches."""
         if agent.id in self._bus.agents:
             raise ConfigurationError(f"pipeline {self.name!r} already has an agent {agent.id!r}")
+        bind_agents(self, [agent] if self._lifecycle.running else [])  # before routing to it
         runner = self._bus.add_agent(agent)
         if self._lifecycle.running:
-            bind_agents(self, [agent])
             runner.start()
         return agent
 
