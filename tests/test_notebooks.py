@@ -21,7 +21,7 @@ CELL_TIMEOUT = 60  # seconds; each notebook takes a few seconds in all
 
 
 def test_there_are_notebooks() -> None:
-    assert [path.name for path in NOTEBOOKS][:7] == [
+    assert [path.name for path in NOTEBOOKS][:8] == [
         "01_quickstart.ipynb",
         "02_subscriptions.ipynb",
         "03_marble_testing.ipynb",
@@ -29,6 +29,7 @@ def test_there_are_notebooks() -> None:
         "05_sagas.ipynb",
         "06_kafka.ipynb",
         "07_flows.ipynb",
+        "08_llm_agents.ipynb",
     ]
 
 

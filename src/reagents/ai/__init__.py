@@ -14,11 +14,14 @@ from reagents.ai.memory import (
     SqliteConversations,
     trim_history,
 )
+from reagents.ai.tools import AgentDirectory, AgentTool
 from reagents.ai.usage import ModelUsage, Prices
 
 __all__ = [
     "DEFAULT_INSTRUCTIONS",
     "INSTALL_HINT",
+    "AgentDirectory",
+    "AgentTool",
     "BudgetLike",
     "Cassette",
     "CassetteMissError",

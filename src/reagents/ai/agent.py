@@ -24,6 +24,7 @@ from reagents.ai.errors import PermanentModelError, TransientModelError, classif
 from reagents.ai.extra import require_pydantic_ai
 from reagents.ai.memory import ConversationMemory, trim_history
 from reagents.ai.prompts import default_event_type, default_prompt, estimate_tokens
+from reagents.ai.tools import AgentDirectory, AgentTool, agent_tools
 from reagents.ai.usage import ModelUsage, Prices, UsageCounter
 from reagents.errors import ConfigurationError
 from reagents.events import AgentEvent
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from pydantic_ai import Agent as PydanticAgent
     from pydantic_ai.models import Model
     from pydantic_ai.tools import Tool, ToolFuncEither
+    from pydantic_ai.toolsets import FunctionToolset
 
 __all__ = [
     "DEFAULT_INSTRUCTIONS",
@@ -67,6 +69,7 @@ class LLMOptions(AgentOptions, total=False):
     output_type: type[BaseModel] | None
     event_type: str | None
     tools: Sequence[ModelTool]
+    agent_tools: Sequence[AgentTool]
     budget: BudgetLike | None
     prices: Prices | None
     memory: ConversationMemory | None
@@ -87,7 +90,9 @@ class LLMAgent(Agent[LLMInput]):
     continues it, trimmed to the last ``max_turns`` turns and, when given, about
     ``max_history_tokens`` tokens; the store stays the caller's to close.
     ``cassette`` records the model's answers or replays them without calling it
-    (`reagents.ai.cassette`). Other options are `Agent`'s.
+    (`reagents.ai.cassette`). ``agent_tools`` offers other agents to the model as
+    tools (ids of agents in the pipeline, or agents running elsewhere; see
+    `reagents.ai.tools`). Other options are `Agent`'s.
     """
 
     def __init__(
@@ -100,6 +105,7 @@ class LLMAgent(Agent[LLMInput]):
         event_type: str | None = None,
         prompt: PromptBuilder | None = None,
         tools: Sequence[ModelTool] = (),
+        agent_tools: Sequence[AgentTool] = (),
         budget: BudgetLike | None = None,
         prices: Prices | None = None,
         memory: ConversationMemory | None = None,
@@ -125,6 +131,8 @@ class LLMAgent(Agent[LLMInput]):
         self.max_turns = max_turns
         self.max_history_tokens = max_history_tokens
         self._usage = UsageCounter(self.model_name, prices)
+        self.agent_tools = tuple(agent_tools)
+        self._toolset: FunctionToolset[None] | None = None  # set by `bind`
         self._paused_until = 0.0  # loop time before which a 429's Retry-After holds calls
         self._model = model
         self.cassette: Cassette | None = None
@@ -151,6 +159,14 @@ class LLMAgent(Agent[LLMInput]):
         """This agent's model usage so far: calls, requests, tokens, cost."""
         return self._usage.snapshot()
 
+    def bind(self, pipeline: AgentDirectory) -> None:
+        """Called by the pipeline as it starts: turn ``agent_tools`` into tools that
+        send requests through it (`ConfigurationError` for an id it does not know)."""
+        from pydantic_ai.toolsets import FunctionToolset
+
+        if self.agent_tools:
+            self._toolset = FunctionToolset(agent_tools(self.agent_tools, pipeline, self.id))
+
     def handle(self, event: LLMInput) -> HandlerResult:
         """One model call for the event (or batch); its output as the reaction."""
         return self.react(event)
@@ -164,10 +180,13 @@ class LLMAgent(Agent[LLMInput]):
         conversation = events[-1].conversation_id
         history = self.memory.load(conversation) if self.memory is not None else []
         tokens = estimate_tokens(self.instructions, prompt)
+        toolsets = self._toolsets()
         await self._wait_out_pause()
         try:
             async with self._reserve(tokens) as lease:
-                result = await self.model_agent.run(prompt, message_history=history or None)
+                result = await self.model_agent.run(
+                    prompt, message_history=history or None, toolsets=toolsets
+                )
                 run = result.usage
                 lease.used(run.input_tokens + run.output_tokens)
         except Exception as error:
@@ -183,6 +202,15 @@ class LLMAgent(Agent[LLMInput]):
             kept = trim_history(result.all_messages(), self.max_turns, self.max_history_tokens)
             self.memory.save(conversation, kept)
         return events[-1].derive(self.event_type, _payload(result.output), source_agent=self.id)
+
+    def _toolsets(self) -> list[FunctionToolset[None]]:
+        if not self.agent_tools:
+            return []
+        if self._toolset is None:
+            raise ConfigurationError(
+                f"agent {self.id!r} has agent_tools: run it in a pipeline, which binds them"
+            )
+        return [self._toolset]
 
     @asynccontextmanager
     async def _reserve(self, tokens: int) -> AsyncIterator[LeaseLike]:

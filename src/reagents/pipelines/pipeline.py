@@ -19,7 +19,7 @@ from reagents.errors import ConfigurationError
 from reagents.events import AgentEvent
 from reagents.pipelines.bus import Bus
 from reagents.pipelines.lifecycle import Lifecycle, SourceFailedError
-from reagents.pipelines.requests import send_request
+from reagents.pipelines.requests import bind_agents, send_request
 from reagents.pipelines.stats import StatsTable
 from reagents.policies import Watermarks
 from reagents.schemas import PayloadSchemas
@@ -106,6 +106,7 @@ class Pipeline:
         """Run ``agent`` on the events its subscription matches."""
         if agent.id in self._bus.agents:
             raise ConfigurationError(f"pipeline {self.name!r} already has an agent {agent.id!r}")
+        bind_agents(self, [agent] if self._lifecycle.running else [])  # before routing to it
         runner = self._bus.add_agent(agent)
         if self._lifecycle.running:
             runner.start()
@@ -256,11 +257,11 @@ class Pipeline:
     async def run(self, *, forever: bool = False) -> None:
         """Run until every source is exhausted and all work has drained, or until `stop`.
 
-        With ``forever=True`` (a service) it keeps running after the sources end, for
-        events published from code, until `stop` is called. Cancelling the task that
-        runs it stops at once: unfinished records stay unacknowledged, so a source
-        with checkpoints delivers them again on the next run.
+        With ``forever=True`` (a service) it keeps running after the sources end, for events
+        published from code, until `stop` is called. Cancelling the task that runs it stops at once:
+        unfinished records stay unacknowledged: a source with checkpoints redelivers them next run.
         """
+        bind_agents(self, self.agents)  # agents that send requests: LLM agent tools
         await self._lifecycle.run(
             self._sources, self._sinks.values(), forever=forever, drain_timeout=self.drain_timeout
         )

@@ -8,7 +8,7 @@ their answers, and the agent may run in this process or, over Kafka, in another.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from reagents.errors import ReagentsError
@@ -16,7 +16,7 @@ from reagents.events import AgentEvent, new_id
 from reagents.pipelines.bus import Bus
 from reagents.pipelines.deliveries import ERROR_TYPE
 
-__all__ = ["AgentRequestError", "RequestTimeoutError", "send_request"]
+__all__ = ["AgentRequestError", "RequestTimeoutError", "bind_agents", "send_request"]
 
 
 class RequestTimeoutError(ReagentsError, TimeoutError):
@@ -73,3 +73,16 @@ async def send_request(
             response,
         )
     return response
+
+
+def bind_agents(pipeline: object, agents: Iterable[object]) -> None:
+    """Hand ``pipeline`` to each agent that defines ``bind(pipeline)``.
+
+    An agent that sends requests of its own (an LLM agent offering other agents to its
+    model as tools) binds them here, when the pipeline starts, so an unknown agent id
+    fails then; the agent needs only the pipeline's ``get_agent`` and ``request``.
+    """
+    for agent in agents:
+        bind = getattr(agent, "bind", None)
+        if callable(bind):
+            bind(pipeline)

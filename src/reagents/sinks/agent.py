@@ -8,6 +8,7 @@ What a handler may return, and how that becomes events: `reagents.sinks.outputs`
 
 from __future__ import annotations
 
+import inspect
 import logging
 import re
 from collections.abc import Callable
@@ -176,6 +177,17 @@ class Agent(Generic[InT]):
         """React to one event (or flow output); the default calls the given handler."""
         assert self._handler is not None
         return self._handler(event)
+
+    @property
+    def description(self) -> str | None:
+        """What the agent does, for a model offered it as a tool: its capability,
+        else its handler's (or subclass's) docstring; ``None`` when none says."""
+        if self.capability_type:
+            return self.capability_type
+        documented = self._handler if self._handler is not None else type(self)
+        if documented is Agent:
+            return None
+        return inspect.getdoc(documented)
 
     def describe(self) -> str:
         """A short label for graphs and logs."""
