@@ -23,6 +23,7 @@ from reagents.ai.cassette import Cassette
 from reagents.ai.errors import PermanentModelError, TransientModelError, classify
 from reagents.ai.extra import require_pydantic_ai
 from reagents.ai.memory import ConversationMemory, trim_history
+from reagents.ai.outputs import output_choices, reaction_payload
 from reagents.ai.prompts import default_event_type, default_prompt, estimate_tokens
 from reagents.ai.tools import AgentDirectory, AgentTool, agent_tools
 from reagents.ai.usage import ModelUsage, Prices, UsageCounter
@@ -66,7 +67,7 @@ class LLMOptions(AgentOptions, total=False):
     """`LLMAgent`'s settings besides its model, id and prompt (for `llm_agent`)."""
 
     instructions: str
-    output_type: type[BaseModel] | None
+    output_type: type[BaseModel] | Sequence[type[BaseModel]] | None
     event_type: str | None
     tools: Sequence[ModelTool]
     agent_tools: Sequence[AgentTool]
@@ -82,7 +83,8 @@ class LLMAgent(Agent[LLMInput]):
     """An agent that asks a model about each event and emits its structured answer.
 
     ``model`` is a pydantic-ai model name (``"openai:gpt-4o"``) or `Model` instance;
-    ``output_type`` a pydantic model (``None``: plain text, as ``{"text": ...}``).
+    ``output_type`` a pydantic model (``None``: plain text, as ``{"text": ...}``), or
+    several for the model to choose from (the event type then follows its choice).
     The reaction is ``event.derive(event_type, output.model_dump(mode="json"))``
     (for a batch: derived from its last event). ``budget`` (a `BudgetLike`) is asked
     before every call; ``prices`` prices `usage`. ``memory`` keeps each conversation's
@@ -101,7 +103,7 @@ class LLMAgent(Agent[LLMInput]):
         *,
         id: str,
         instructions: str = DEFAULT_INSTRUCTIONS,
-        output_type: type[BaseModel] | None = None,
+        output_type: type[BaseModel] | Sequence[type[BaseModel]] | None = None,
         event_type: str | None = None,
         prompt: PromptBuilder | None = None,
         tools: Sequence[ModelTool] = (),
@@ -121,7 +123,11 @@ class LLMAgent(Agent[LLMInput]):
         super().__init__(None, id=id, **options)
         self.model_name = model if isinstance(model, str) else model.model_name
         self.output_type = output_type
-        self.event_type = event_type or default_event_type(output_type)
+        choices = output_choices(output_type)
+        if len(choices) > 1:  # the model picks one; the event type follows its pick
+            self.event_type: str | None = event_type
+        else:
+            self.event_type = event_type or default_event_type(choices[0] if choices else None)
         self.instructions = instructions
         self._prompt = prompt or default_prompt
         self._budget = budget
@@ -138,7 +144,7 @@ class LLMAgent(Agent[LLMInput]):
         self.cassette: Cassette | None = None
         self.model_agent: PydanticAgent[None, Any] = PydanticAgent(
             model,
-            output_type=output_type or str,
+            output_type=list(choices) if len(choices) > 1 else (choices or [str])[0],
             instructions=instructions,
             tools=tools,
             name=id,
@@ -201,7 +207,9 @@ class LLMAgent(Agent[LLMInput]):
         if self.memory is not None:
             kept = trim_history(result.all_messages(), self.max_turns, self.max_history_tokens)
             self.memory.save(conversation, kept)
-        return events[-1].derive(self.event_type, _payload(result.output), source_agent=self.id)
+        output = result.output
+        kind = self.event_type or default_event_type(type(output))
+        return events[-1].derive(kind, reaction_payload(output), source_agent=self.id)
 
     def _toolsets(self) -> list[FunctionToolset[None]]:
         if not self.agent_tools:
@@ -243,7 +251,10 @@ class LLMAgent(Agent[LLMInput]):
             await paused
 
     def __repr__(self) -> str:
-        return f"<LLMAgent {self.id} model={self.model_name!r} emits={self.event_type!r}>"
+        emits = self.event_type or "|".join(
+            map(default_event_type, output_choices(self.output_type))
+        )
+        return f"<LLMAgent {self.id} model={self.model_name!r} emits={emits!r}>"
 
 
 def llm_agent(
@@ -273,12 +284,6 @@ class _NoLease:
 
 
 _NO_LEASE = _NoLease()
-
-
-def _payload(output: object) -> dict[str, Any]:
-    if isinstance(output, BaseModel):
-        return output.model_dump(mode="json")
-    return {"text": output}
 
 
 def _with_permanent(chosen: NoRetry | None) -> NoRetry:
