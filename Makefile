@@ -20,7 +20,7 @@ EXTRAS    := .[dev,kafka,ai,notebooks]
 HAVE_PY313 = $(PYTHON313) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null
 NO_PY313 = make test: SKIPPED the Python 3.13 run: '$(PYTHON313)' is missing, does not run or is not 3.13 (install Python 3.13, or pass PYTHON313=/path/to/python3.13)
 
-.PHONY: demo test pytest-3.13 lint bench bench-kafka clean
+.PHONY: demo test pytest-3.13 lint bench bench-llm bench-kafka clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,9 @@ lint: $(STAMP)
 ## Throughput and latency against the raw ceiling measured in the same run.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+bench-llm: $(STAMP)
+	$(BIN)/python benchmarks/llm_bench.py
 
 bench-kafka: $(STAMP)
 	$(BIN)/python benchmarks/kafka_bench.py
