@@ -177,7 +177,7 @@ def main() -> None:
     for ticket, text in TICKETS.items():
         pipeline.publish(AgentEvent(event_type="ticket", payload={"id": ticket, "text": text}))
     asyncio.run(pipeline.run())
-    console = Console(soft_wrap=True, highlight=False, markup=False)
+    console = Console(highlight=False, markup=False)  # wraps at the terminal width
     for event in sorted(replies.events, key=lambda e: str(e.payload["ticket"])):
         console.print(
             f"reply {event.payload['ticket']} ({event.payload['team']}): {event.payload['text']}"
@@ -189,7 +189,11 @@ def main() -> None:
         )
     agent = pipeline.get_agent("triage")
     assert isinstance(agent, LLMAgent)
-    console.print(f"usage: {agent.usage}")
+    usage = agent.usage
+    console.print(
+        f"model usage: {usage.calls} calls, {usage.input_tokens:,} tokens in, "
+        f"{usage.output_tokens:,} out"
+    )
 
 
 if __name__ == "__main__":

@@ -54,4 +54,5 @@ def test_the_example_runs_offline(tmp_path: Path) -> None:
     assert "reply T-2 (technical): [high]" in out
     assert "human review T-4: technical? confidence 0.30" in out
     assert "human review T-5: billing? confidence 0.50" in out
-    assert "usage: ModelUsage(calls=7" in out
+    assert "model usage: 7 calls," in out
+    assert max(len(line) for line in out.splitlines()) <= 80
