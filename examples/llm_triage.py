@@ -99,12 +99,16 @@ def main() -> None:
     for text in TICKETS:
         pipeline.publish(AgentEvent(event_type="ticket", payload={"text": text}))
     asyncio.run(pipeline.run())
-    console = Console(soft_wrap=True)
+    console = Console(highlight=False, markup=False)  # wraps at the terminal width
     for event in sink.events:
         console.print(f"{event.event_type}: {event.payload}")
     agent = pipeline.get_agent("triage")
     assert isinstance(agent, LLMAgent)
-    console.print(f"usage: {agent.usage}")
+    usage = agent.usage
+    console.print(
+        f"model usage: {usage.calls} calls, {usage.input_tokens:,} tokens in, "
+        f"{usage.output_tokens:,} out"
+    )
 
 
 if __name__ == "__main__":

@@ -28,4 +28,5 @@ async def test_each_ticket_is_triaged_and_the_urgent_one_pages_its_team() -> Non
 def test_the_example_runs_offline(tmp_path: Path) -> None:
     out = run_example("llm_triage", cwd=tmp_path)
     assert "page: {'team': 'platform'}" in out
-    assert "usage: ModelUsage(calls=3" in out
+    assert "model usage: 3 calls," in out
+    assert max(len(line) for line in out.splitlines()) <= 80
