@@ -25,6 +25,7 @@ PACKAGE = SRC / "reagents"
 
 LAYERS: dict[str, int] = {
     "errors": 0,
+    "closing": 0,
     "events": 1,
     "dead_letter": 2,
     "schemas": 2,

@@ -19,10 +19,10 @@ import sqlite3
 import threading
 from abc import ABC, abstractmethod
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING
 
 from reagents.ai.prompts import estimate_tokens
+from reagents.closing import Closing
 
 if TYPE_CHECKING:
     from pydantic_ai.messages import ModelMessage
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["ConversationMemory", "MemoryConversations", "SqliteConversations", "trim_history"]
 
 
-class ConversationMemory(ABC):
+class ConversationMemory(Closing, ABC):
     """Where conversations are kept: raw message JSON by conversation id."""
 
     @abstractmethod
@@ -53,20 +53,6 @@ class ConversationMemory(ABC):
         from pydantic_ai.messages import ModelMessagesTypeAdapter
 
         self.write(conversation_id, ModelMessagesTypeAdapter.dump_json(messages))
-
-    def close(self) -> None:  # noqa: B027 - optional hook
-        """Release the store's resources (a second call does nothing)."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class MemoryConversations(ConversationMemory):

@@ -35,9 +35,9 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
+from reagents.closing import Closing
 from reagents.errors import ConfigurationError
 from reagents.events import AgentEvent, AgentResponse
 from reagents.sinks.outputs import AsyncHandler, Handler, HandlerOutputs, HandlerResult
@@ -72,7 +72,7 @@ def reject(event: AgentEvent, reason: str, **details: Any) -> AgentEvent:
     )
 
 
-class IdempotencyStore(ABC):
+class IdempotencyStore(Closing, ABC):
     """Keys an agent applied and the answers it gave."""
 
     def __init__(self) -> None:
@@ -91,19 +91,8 @@ class IdempotencyStore(ABC):
         """Scope in which a handler's effects and its key are recorded together."""
         yield
 
-    def close(self) -> None:  # noqa: B027  (optional hook)
+    def close(self) -> None:
         """Release the store's resources (a second call does nothing)."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class MemoryIdempotencyStore(IdempotencyStore):

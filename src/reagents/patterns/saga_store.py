@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
+from reagents.closing import Closing
 from reagents.errors import ConfigurationError
 from reagents.events import utc_now
 
@@ -117,7 +117,7 @@ class SagaRecord:
         )
 
 
-class SagaStore(ABC):
+class SagaStore(Closing, ABC):
     """Where coordinators keep runs; every method returns once the write is durable."""
 
     @abstractmethod
@@ -146,20 +146,6 @@ class SagaStore(ABC):
     @abstractmethod
     def unfinished(self, kind: str) -> list[SagaRecord]:
         """Every run of ``kind`` still running or compensating, oldest first."""
-
-    def close(self) -> None:  # noqa: B027 - optional hook
-        """Release the store's resources (a second call does nothing)."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 _SCHEMA = """

@@ -17,6 +17,7 @@ from abc import ABC, abstractmethod
 from types import TracebackType
 from typing import Self
 
+from reagents.closing import Closing
 from reagents.dead_letter import DeadLetter
 from reagents.events import AgentEvent
 from reagents.operators.expression import where
@@ -64,14 +65,14 @@ class Sink(ABC):
         return self.name
 
 
-class DeadLetterSink(ABC):
+class DeadLetterSink(Closing, ABC):
     """Where a pipeline puts what it could not handle; writes must not fail silently."""
 
     @abstractmethod
     def write(self, letter: DeadLetter) -> None:
         """Record one dead letter (synchronously: a dead letter is never left in flight)."""
 
-    def close(self) -> None:  # noqa: B027  (optional hook)
+    def close(self) -> None:
         """Flush and release resources."""
 
     def describe(self) -> str:
@@ -81,17 +82,6 @@ class DeadLetterSink(ABC):
     async def aclose(self) -> None:
         """Flush and release resources, waiting for writes still under way (the pipeline
         calls this when it stops; a sink that writes remotely overrides it)."""
-        self.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
         self.close()
 
     async def __aenter__(self) -> Self:
