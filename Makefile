@@ -14,7 +14,7 @@ VENV      ?= .venv
 VENV313   ?= .venv-3.13
 BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.installed
-EXTRAS    := .[dev,kafka,ai,notebooks]
+EXTRAS    := .[dev,kafka,ai,notebooks,server,otel]
 
 # True when $(PYTHON313) runs and is Python 3.13 (a pyenv shim may exist and not run).
 HAVE_PY313 = $(PYTHON313) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null

@@ -39,10 +39,11 @@ LAYERS: dict[str, int] = {
     "pipelines": 9,
     "patterns": 10,
     "views": 10,
-    "cli": 11,
+    "server": 11,
     "testing": 11,
-    "__init__": 12,
-    "__main__": 12,
+    "cli": 12,
+    "__init__": 13,
+    "__main__": 13,
 }
 MAX_LINES = 300
 # Known to be too big, each with the work that splits it (strict: remove when done).

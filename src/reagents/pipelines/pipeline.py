@@ -187,6 +187,11 @@ class Pipeline:
         return self._bus.tap
 
     @property
+    def running(self) -> bool:
+        """True from `run`'s start until it has stopped."""
+        return self._lifecycle.running
+
+    @property
     def in_flight(self) -> int:
         """Deliveries to agents and sinks not yet handled or dead-lettered."""
         return self._bus.flow.in_flight
@@ -230,12 +235,9 @@ class Pipeline:
         priority: int = 5,
         correlation_id: str | None = None,
     ) -> AgentEvent:
-        """Send ``payload`` to one agent and return its first reaction to it.
+        """Send ``payload`` to one agent and return its first reaction to it (by causation).
 
-        The request is an event addressed to ``agent_id``; the answer is the first event
-        that agent emits in reaction (``causation_id`` = the request), so concurrent
-        requests never mix up their answers. Raises `AgentRequestError` if the agent
-        answered ``agent_error`` (it failed or rejected the input) and
+        Raises `AgentRequestError` if the agent answered ``agent_error``, and
         `RequestTimeoutError` after ``timeout`` seconds. The pipeline must be running.
         """
         if not self._lifecycle.running:
@@ -257,9 +259,8 @@ class Pipeline:
     async def run(self, *, forever: bool = False) -> None:
         """Run until every source is exhausted and all work has drained, or until `stop`.
 
-        With ``forever=True`` (a service) it keeps running after the sources end, for events
-        published from code, until `stop` is called. Cancelling the task that runs it stops at once:
-        unfinished records stay unacknowledged: a source with checkpoints redelivers them next run.
+        ``forever=True`` (a service) keeps running after the sources end, until `stop`.
+        Cancelling the task stops at once: unfinished records stay unacknowledged.
         """
         bind_agents(self, self.agents)  # agents that send requests: LLM agent tools
         await self._lifecycle.run(

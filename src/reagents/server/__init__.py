@@ -1,0 +1,19 @@
+"""The HTTP service of a pipeline (extra ``reagents[server]``): ``reagents serve``.
+
+`create_app` builds the FastAPI app (mount it in yours), `serve` runs it on uvicorn.
+`ServerSettings` says where it listens, which bearer tokens (with `Scope`s) it
+accepts, and its limits.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+if not all(importlib.util.find_spec(name) for name in ("fastapi", "uvicorn", "httpx")):
+    raise ImportError("the HTTP server needs its extra: pip install 'reagents[server]'")
+
+from reagents.server.app import create_app
+from reagents.server.running import serve
+from reagents.server.settings import Scope, ServerSettings, Token
+
+__all__ = ["Scope", "ServerSettings", "Token", "create_app", "serve"]

@@ -1,0 +1,59 @@
+"""`create_app`: the FastAPI application that fronts one pipeline.
+
+Mount it in your own ASGI app, or run it with `serve` (``reagents serve``). By default
+the app runs the pipeline for its lifetime (its lifespan starts it as a service and
+stops and drains it on shutdown); pass ``run_pipeline=False`` when you run the
+pipeline yourself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from reagents.pipelines.pipeline import Pipeline
+from reagents.server import health
+from reagents.server.auth import Authenticator
+from reagents.server.limits import RequestLimits
+from reagents.server.settings import ServerSettings
+from reagents.server.state import ServerState
+
+__all__ = ["create_app"]
+
+
+def create_app(
+    pipeline: Pipeline, settings: ServerSettings | None = None, *, run_pipeline: bool = True
+) -> FastAPI:
+    """An ASGI app serving ``pipeline`` over HTTP with ``settings`` (defaults: loopback, open)."""
+    settings = settings or ServerSettings()
+    state = ServerState(pipeline=pipeline, settings=settings, auth=Authenticator(settings))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not run_pipeline:
+            yield
+            return
+        async with pipeline.serving():
+            yield
+
+    app = FastAPI(
+        title=f"reagents: {pipeline.name}",
+        summary="Publish events to a reagents pipeline, host agents, watch it run.",
+        lifespan=lifespan,
+    )
+    app.state.reagents = state
+    app.include_router(health.router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+        )
+    app.add_middleware(
+        RequestLimits, limit=settings.max_body_bytes, max_header_bytes=settings.max_header_bytes
+    )
+    return app

@@ -1,0 +1,82 @@
+"""`RequestLimits`: an ASGI middleware that answers 431/413 to oversized requests.
+
+Headers over ``max_header_bytes`` (names and values together) get 431. For bodies it
+checks ``Content-Length`` before the application sees the request and counts the bytes
+of bodies sent without one (chunked), so no endpoint ever holds more than the limit in
+memory: 413. (uvicorn bounds only headers that arrive in pieces; this bounds all.)
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["BodyTooLarge", "RequestLimits"]
+
+
+class BodyTooLarge(Exception):
+    """A request body went past the limit while it was being read."""
+
+
+class RequestLimits:
+    """Reject headers over ``max_header_bytes`` (431) and bodies over ``limit`` bytes (413)."""
+
+    def __init__(self, app: ASGIApp, limit: int, max_header_bytes: int) -> None:
+        self.app = app
+        self.limit = limit
+        self.max_header_bytes = max_header_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if sum(len(n) + len(v) for n, v in scope["headers"]) > self.max_header_bytes:
+            await _answer(send, 431, f"request headers exceed {self.max_header_bytes:,} bytes")
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length" and (not value.isdigit() or int(value) > self.limit):
+                await _answer(send, 413, self._too_large)
+                return
+        seen = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise BodyTooLarge
+            return message
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except BodyTooLarge:
+            if not started:
+                await _answer(send, 413, self._too_large)
+
+    @property
+    def _too_large(self) -> str:
+        return f"request body is larger than the limit of {self.limit:,} bytes"
+
+
+async def _answer(send: Send, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

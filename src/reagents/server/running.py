@@ -1,0 +1,34 @@
+"""`serve`: run a pipeline's HTTP app on uvicorn until stopped (``reagents serve``)."""
+
+from __future__ import annotations
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from reagents.pipelines.pipeline import Pipeline
+from reagents.server.app import create_app
+from reagents.server.settings import ServerSettings
+
+__all__ = ["serve", "uvicorn_server"]
+
+
+def uvicorn_server(app: ASGIApp, settings: ServerSettings) -> uvicorn.Server:
+    """A uvicorn server for ``app`` on ``settings.host:port`` (checked first)."""
+    settings.check_bind()
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        h11_max_incomplete_event_size=settings.max_header_bytes,
+        lifespan="on",
+        server_header=False,
+    )
+    return uvicorn.Server(config)
+
+
+async def serve(pipeline: Pipeline, settings: ServerSettings | None = None) -> None:
+    """Serve ``pipeline`` over HTTP until Ctrl-C / SIGTERM; the pipeline drains on the way out."""
+    settings = settings or ServerSettings()
+    await uvicorn_server(create_app(pipeline, settings), settings).serve()

@@ -1,0 +1,25 @@
+"""`ServerState`: what the endpoints of one server share (``app.state.reagents``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reagents.pipelines.pipeline import Pipeline
+from reagents.server.auth import Authenticator
+from reagents.server.settings import ServerSettings
+
+__all__ = ["ServerState"]
+
+
+@dataclass(slots=True)
+class ServerState:
+    """The pipeline a server fronts, its settings and the parts its endpoints share."""
+
+    pipeline: Pipeline
+    settings: ServerSettings
+    auth: Authenticator
+
+    @property
+    def started(self) -> bool:
+        """True while the pipeline runs."""
+        return self.pipeline.running
