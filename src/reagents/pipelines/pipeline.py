@@ -182,8 +182,7 @@ class Pipeline:
 
     @property
     def events(self) -> Observable[AgentEvent]:
-        """Every routed event, hot (subscribe before `run`); a subscriber that raises is
-        logged and counted (``counters.subscriber_failures``), never ends the run."""
+        """Every routed event, hot; a subscriber that raises is logged and counted."""
         return self._bus.tap
 
     @property
