@@ -183,3 +183,32 @@ def test_response_defaults() -> None:
     assert response.timestamp.tzinfo is UTC
     with pytest.raises(ValidationError, match="status"):
         AgentResponse(original_event_id="e", agent_id="a", status="maybe")
+
+
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def test_trace_context_is_written_only_when_set_and_inherited_by_reactions() -> None:
+    plain = AgentEvent(event_type="a")
+    assert "traceparent" not in plain.model_dump_json()
+    traced = AgentEvent(event_type="a", traceparent=TRACEPARENT, tracestate="k=v")
+    again = AgentEvent.model_validate_json(traced.model_dump_json())
+    assert (again.traceparent, again.tracestate) == (TRACEPARENT, "k=v")
+    child = traced.derive("b")
+    assert (child.traceparent, child.tracestate) == (TRACEPARENT, "k=v")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "junk",
+        "00-00000000000000000000000000000000-00f067aa0ba902b7-01",  # all-zero trace id
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",  # all-zero span id
+        "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",  # upper case
+        12,
+    ],
+)
+def test_a_malformed_traceparent_is_ignored_not_fatal(value: object) -> None:
+    # W3C trace context: receivers ignore a traceparent they cannot parse.
+    event = AgentEvent.model_validate({"event_type": "a", "traceparent": value})
+    assert event.traceparent is None

@@ -7,6 +7,7 @@ which keeps the conversation's ``correlation_id`` and records the parent as
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -63,6 +64,14 @@ def as_utc(value: datetime) -> datetime:
         ) from None
 
 
+_TRACEPARENT = re.compile(r"[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}")
+_MAX_TRACESTATE = 512
+
+
+def _absent(value: object) -> bool:
+    return value is None
+
+
 class AgentEvent(BaseModel):
     """One thing that happened, addressed to whichever agents care about it.
 
@@ -83,6 +92,25 @@ class AgentEvent(BaseModel):
     causation_id: str | None = None
     retry_count: int = Field(default=0, ge=0)
     max_retries: int = Field(default=3, ge=0)
+    traceparent: str | None = Field(default=None, exclude_if=_absent)
+    """W3C trace context of the span this event belongs to (written only when set)."""
+    tracestate: str | None = Field(default=None, exclude_if=_absent)
+    """W3C vendor trace state that goes with ``traceparent`` (written only when set)."""
+
+    @field_validator("traceparent", mode="before")
+    @classmethod
+    def _valid_traceparent(cls, value: object) -> object:
+        # W3C trace context: a receiver ignores a malformed traceparent, never fails on it.
+        if value is None or (isinstance(value, str) and _TRACEPARENT.fullmatch(value)):
+            return value
+        return None
+
+    @field_validator("tracestate", mode="before")
+    @classmethod
+    def _valid_tracestate(cls, value: object) -> object:
+        if isinstance(value, str) and len(value) <= _MAX_TRACESTATE and value.isprintable():
+            return value
+        return None
 
     @field_validator("event_type")
     @classmethod
@@ -131,6 +159,8 @@ class AgentEvent(BaseModel):
             "priority": self.priority,
             "correlation_id": self.conversation_id,
             "causation_id": self.event_id,
+            "traceparent": self.traceparent,
+            "tracestate": self.tracestate,
         }
         values.update(fields)
         return AgentEvent(**values)
