@@ -103,7 +103,8 @@ class Membership:
         except TimeoutError:
             return f"Kafka brokers did not answer a metadata request within {timeout:g} s"
         except Exception as error:  # the client's connection errors, whatever their type
-            return f"Kafka brokers unreachable: {type(error).__name__}: {error}"
+            detail, kind = str(error), type(error).__name__
+            return f"Kafka brokers unreachable: {detail if kind in detail else f'{kind}: {detail}'}"
         return None
 
     # -- joining -------------------------------------------------------------------------
