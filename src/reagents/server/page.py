@@ -29,6 +29,7 @@ router = APIRouter(tags=["status page"])
 _STATIC: Final = {  # the only files served, with their media types
     "page.js": "text/javascript; charset=utf-8",
     "page.css": "text/css; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
 }
 _HEADERS: Final = {
     "Content-Security-Policy": (
