@@ -20,7 +20,7 @@ EXTRAS    := .[dev,kafka,ai,notebooks,server,otel]
 HAVE_PY313 = $(PYTHON313) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null
 NO_PY313 = make test: SKIPPED the Python 3.13 run: '$(PYTHON313)' is missing, does not run or is not 3.13 (install Python 3.13, or pass PYTHON313=/path/to/python3.13)
 
-.PHONY: demo test pytest-3.13 lint bench bench-llm bench-kafka clean
+.PHONY: demo test browser pytest-3.13 lint bench bench-llm bench-kafka clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,9 +42,26 @@ $(VENV313)/.installed: $(VENV313)/bin/python pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python examples/trading.py
 
+## Debian's chromium for the browser tests (`pytest -m browser`), installed with apt-get
+## when /usr/bin/chromium is missing (as root, else with sudo). Playwright drives it;
+## no browser is ever downloaded by Playwright itself.
+CHROMIUM  ?= /usr/bin/chromium
+browser:
+	@if [ -x "$(CHROMIUM)" ]; then echo "make browser: $(CHROMIUM) is there"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium \
+		|| echo "make browser: apt-get could not install chromium: the browser tests will fail" >&2; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+		sudo apt-get update -q && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium \
+		|| echo "make browser: apt-get could not install chromium: the browser tests will fail" >&2; \
+	else \
+		echo "make browser: $(CHROMIUM) is missing and this user cannot install it (not root, no sudo):" >&2; \
+		echo "  run 'apt-get install chromium' as root; until then the browser tests fail" >&2; \
+	fi
+
 ## Lint and type-check once, then run every test (unit, marbles, integration, examples,
 ## notebooks) with $(PYTHON) in .venv, and again with Python 3.13 in .venv-3.13.
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/ruff check src tests examples benchmarks
 	$(BIN)/ruff format --check src tests examples benchmarks
 	$(BIN)/mypy src tests examples benchmarks

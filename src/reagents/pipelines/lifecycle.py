@@ -219,6 +219,7 @@ class Lifecycle:
 
     async def _pump(self, source: Source) -> None:
         bus = self._bus
+        source.state = "reading"
         try:
             async for batch in source.batches():
                 bus.ingest(batch)
@@ -227,9 +228,12 @@ class Lifecycle:
                 else:
                     await self._wait_for_room()
         except asyncio.CancelledError:
+            source.state = "stopped"
             raise
         except Exception as error:
+            source.state = f"failed: {type(error).__name__}: {error}"
             raise SourceFailedError(source.name, error) from error
+        source.state = "ended"
 
 
 async def _cancel(tasks: Iterable[asyncio.Task[None]]) -> None:

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from reagents.pipelines.pipeline import Pipeline
-from reagents.server import health
+from reagents.server import health, watch
 from reagents.server.auth import Authenticator
 from reagents.server.limits import RequestLimits
 from reagents.server.settings import ServerSettings
@@ -46,6 +46,7 @@ def create_app(
     )
     app.state.reagents = state
     app.include_router(health.router)
+    app.include_router(watch.router)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+
+from reagents.server.readiness import readiness_checks
 
 __all__ = ["router"]
 
@@ -20,8 +20,11 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(request: Request) -> JSONResponse:
-    """Readiness: the pipeline is running and takes events (503 until then)."""
-    state = request.app.state.reagents
-    checks: dict[str, Any] = {"pipeline": "running" if state.started else "not running"}
-    ready = state.started
-    return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+    """Readiness: the pipeline runs, every source reads (or has ended) and Kafka answers.
+
+    503 otherwise, with ``failing`` naming the checks that failed and why.
+    """
+    checks = await readiness_checks(request.app.state.reagents.pipeline)
+    failing = {name: reason for name, reason in checks.items() if reason != "ok"}
+    body = {"ready": not failing, "checks": checks, "failing": failing}
+    return JSONResponse(body, status_code=503 if failing else 200)

@@ -24,6 +24,7 @@ def uvicorn_server(app: ASGIApp, settings: ServerSettings) -> uvicorn.Server:
         h11_max_incomplete_event_size=settings.max_header_bytes,
         lifespan="on",
         server_header=False,
+        timeout_graceful_shutdown=10,  # then end open event streams (they never end)
     )
     return uvicorn.Server(config)
 

@@ -39,6 +39,9 @@ class Source(ABC):
     """Set by a running pipeline: True while every record in flight is held by agents'
     flows that wait for more input (every agent idle). A source paused at its own
     window then reads on, since the acks it waits for come only after more input."""
+    state: str = "idle"
+    """Set by a running pipeline: ``reading``, ``ended`` (exhausted), ``stopped`` or
+    ``failed: <error>`` (what a readiness probe reports)."""
 
     @abstractmethod
     def batches(self) -> AsyncIterator[Sequence[Incoming]]:

@@ -163,6 +163,10 @@ class KafkaSource(Source):
         """The last offsets this source committed, by partition (``topic[n]``)."""
         return {p.label: p.committed for p in self._parts.values() if p.committed is not None}
 
+    async def reachable(self, timeout: float = 2.0) -> str | None:
+        """``None`` if the brokers answer a metadata request within ``timeout`` s, else why."""
+        return await self._group.ping(timeout)
+
     def stop(self) -> None:
         """Poll no more: `batches` returns once what was polled is handed out."""
         self._stopping = True
@@ -182,7 +186,8 @@ class KafkaSource(Source):
             if self._failure is not None:
                 raise self._failure
             if not backlog:
-                if self._exhausted or (self._stopping and self._poller_done()):
+                polling = self._poller is not None and not self._poller.done()
+                if self._exhausted or (self._stopping and not polling):
                     return
                 self._wakeup.clear()
                 await self._wakeup.wait()
@@ -265,8 +270,7 @@ class KafkaSource(Source):
             self._wakeup.set()
 
     def _warn_if_stuck(self, since: float | None) -> float:
-        """Warn once if every partition stayed paused for a minute (a flow's window may
-        hold records and wait for input this window does not let in)."""
+        """Warn once if every partition stayed paused for a minute (a flow may hold them)."""
         now = time.monotonic()
         if since is not None and now - since > _STUCK_AFTER and not self._warned_stuck:
             self._warned_stuck = True
@@ -278,8 +282,7 @@ class KafkaSource(Source):
         return since if since is not None else now
 
     def _update_pauses(self, consumer: AIOKafkaConsumer, read_on: bool = False) -> int:
-        """Pause full partitions, resume drained ones (all, to ``read_on`` past the
-        window); return the free window."""
+        """Pause full partitions, resume drained ones (all if ``read_on``): the free window."""
         high, low = self.window.high, self.window.low
         room = 0
         for part in self._parts.values():
@@ -294,6 +297,3 @@ class KafkaSource(Source):
             if not part.paused:
                 room += high - in_flight
         return self.max_poll_records if read_on else room
-
-    def _poller_done(self) -> bool:
-        return self._poller is None or self._poller.done()

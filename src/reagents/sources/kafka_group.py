@@ -89,6 +89,24 @@ class Membership:
         """The partitions owned right now (``topic[n]``)."""
         return sorted(part.label for part in self.parts.values())
 
+    async def ping(self, timeout: float) -> str | None:
+        """``None`` if the brokers answer a metadata request within ``timeout`` s, else why.
+
+        A cheap probe (one request on the consumer's connections) for readiness checks.
+        """
+        consumer = self.consumer
+        if consumer is None:
+            return "not connected to Kafka yet"
+        try:
+            async with asyncio.timeout(timeout):
+                await consumer.topics()
+        except TimeoutError:
+            return f"Kafka brokers did not answer a metadata request within {timeout:g} s"
+        except Exception as error:  # the client's connection errors, whatever their type
+            detail, kind = str(error), type(error).__name__
+            return f"Kafka brokers unreachable: {detail if kind in detail else f'{kind}: {detail}'}"
+        return None
+
     # -- joining -------------------------------------------------------------------------
 
     async def join(
