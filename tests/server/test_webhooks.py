@@ -6,9 +6,12 @@ import asyncio
 import json
 from typing import Any
 
+from fastapi import FastAPI
+
 from reagents import Pipeline
 from reagents.events import AgentEvent
 from reagents.server import ServerSettings
+from reagents.server.webhook import WebhookAgent
 from reagents.sinks.memory import MemoryDeadLetters
 from tests.server.agent_helpers import CuedSource, eventually, webhook_body
 from tests.server.hooks import webhook_server
@@ -143,3 +146,26 @@ async def test_the_allowlist_refuses_other_hosts_userinfo_and_schemes() -> None:
         )
         assert answer.status_code == 422
         assert "webhooks are off" in answer.json()["detail"]
+
+
+async def test_on_shutdown_remote_agents_leave_and_the_shared_client_closes() -> None:
+    pipeline = Pipeline("hooks")
+    async with webhook_server(_no_content) as hook, live_server(pipeline, LOCAL) as live:
+        for agent_id in ("one", "two"):
+            body = webhook_body(hook.url)
+            assert (await live.client.post(f"/agents/{agent_id}/register", json=body)).is_success
+        app = live.server.config.app
+        assert isinstance(app, FastAPI)
+        remote = app.state.reagents.remote_agents
+        client = remote.client
+        hooked = [r.agent for r in remote.agents.values() if isinstance(r.agent, WebhookAgent)]
+        assert [agent._client for agent in hooked] == [client, client]  # one, shared
+        pipeline.publish(order())
+        await eventually(lambda: len(hook.received) == 2)
+        assert not client.is_closed
+    assert client.is_closed
+    assert pipeline.agents == []
+
+
+async def _no_content(number: int, posted: dict[str, Any]) -> tuple[int, bytes, dict[str, str]]:
+    return 204, b"", {}

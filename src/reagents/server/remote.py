@@ -103,7 +103,10 @@ class RemoteAgents:
                 agent = PullAgent(id=agent_id, lease_seconds=delivery.lease_seconds, **options)
         except (UnsafeURLError, ConfigurationError, ValueError) as error:
             raise RegistrationError(str(error)) from None
-        self.pipeline.add_agent(agent)
+        try:
+            self.pipeline.add_agent(agent)
+        except ConfigurationError as error:  # a Python agent of that id is being removed
+            raise AgentConflictError(str(error)) from None
         self.agents[agent_id] = RemoteAgent(agent, registration)
         logger.info("registered %s agent %s", registration.delivery.mode, agent.describe())
 
