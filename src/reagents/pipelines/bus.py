@@ -18,9 +18,9 @@ from reagents.errors import ConfigurationError, PayloadValidationError
 from reagents.events import AgentEvent
 from reagents.pipelines.deliveries import Delivery
 from reagents.pipelines.flow_control import FlowControl
-from reagents.pipelines.flows import SideInput
 from reagents.pipelines.router import Router
 from reagents.pipelines.runner import AgentRunner
+from reagents.pipelines.side_route import SideRoute
 from reagents.pipelines.stats import BusCounters, StatsTable, count_filter_error
 from reagents.pipelines.tap import EventTap
 from reagents.policies import Watermarks
@@ -56,8 +56,9 @@ class Bus:
         self.counters = BusCounters(self.tap)
         self.flow = FlowControl(watermarks)
         self.agents: dict[str, AgentRunner] = {}
+        self.retiring: dict[str, AgentRunner] = {}  # removed, finishing their work
         self.sinks: dict[str, AgentRunner] = {}
-        self.agent_router: Router[AgentRunner | _SideRoute] = Router(count_filter_error)
+        self.agent_router: Router[AgentRunner | SideRoute] = Router(count_filter_error)
         self.sink_router: Router[AgentRunner] = Router(count_filter_error)
         self._answers: dict[str, tuple[str, asyncio.Future[AgentEvent]]] = {}
 
@@ -69,10 +70,21 @@ class Bus:
         if runner.flow is not None:
             self._check_hold(agent.id, runner.flow.hold)
             for side in runner.flow.sides:
-                self.agent_router.add(_SideRoute(runner, side), side.subscription, agent.rank)
+                self.agent_router.add(SideRoute(runner, side), side.subscription, agent.rank)
         self.agents[agent.id] = runner
         self.agent_router.add(runner, agent.filter, agent.rank)
         return runner
+
+    def retire_agent(self, agent_id: str) -> AgentRunner:
+        """Route nothing more to ``agent_id`` (its queued work goes on); its runner."""
+        runner = self.agents.pop(agent_id)
+        self.agent_router.remove(lambda route: route.agent is runner.agent)
+        self.retiring[agent_id] = runner
+        return runner
+
+    def forget_agent(self, agent_id: str) -> None:
+        """A retired agent is done: drop its runner (and its stats)."""
+        self.retiring.pop(agent_id, None)
 
     def _check_hold(self, agent_id: str, hold: int) -> None:
         marks = self.flow.marks
@@ -93,8 +105,8 @@ class Bus:
         return runner
 
     def runners(self) -> list[AgentRunner]:
-        """Every agent runner, then every sink runner."""
-        return [*self.agents.values(), *self.sinks.values()]
+        """Every agent runner (retiring ones too), then every sink runner."""
+        return [*self.agents.values(), *self.retiring.values(), *self.sinks.values()]
 
     def stats(self) -> StatsTable:
         """Every runner's counters now."""
@@ -162,7 +174,7 @@ class Bus:
             return False
         return True
 
-    def _match(self, event: AgentEvent) -> list[AgentRunner | _SideRoute]:
+    def _match(self, event: AgentEvent) -> list[AgentRunner | SideRoute]:
         if self._answers:
             self._answer(event)
         if event.target_agents:
@@ -175,7 +187,7 @@ class Bus:
         return targets
 
     def _deliver(
-        self, event: AgentEvent, targets: list[AgentRunner | _SideRoute], ack: Ack, depth: int
+        self, event: AgentEvent, targets: list[AgentRunner | SideRoute], ack: Ack, depth: int
     ) -> None:
         ack.hold(len(targets))
         self.flow.acquire(len(targets))
@@ -200,11 +212,11 @@ class Bus:
             "agent %s: its flow raised on event %s", agent_id, event.event_id, exc_info=error
         )
 
-    def _addressed(self, event: AgentEvent) -> list[AgentRunner | _SideRoute]:
+    def _addressed(self, event: AgentEvent) -> list[AgentRunner | SideRoute]:
         # Addressed to agents of this pipeline: delivered to them. Addressed to agents
         # that run elsewhere: the sinks that take the event carry it there (a Kafka sink,
         # say); only when none does is it a routing failure.
-        found: list[AgentRunner | _SideRoute] = [
+        found: list[AgentRunner | SideRoute] = [
             self.agents[a] for a in event.target_agents if a in self.agents
         ]
         carriers = self.sink_router.match(event) if self.sinks else []
@@ -267,20 +279,3 @@ class Bus:
             )
 
         return dropped
-
-
-class _SideRoute:
-    """Routes the events of a flow's side input (`with_latest_from`) into that flow."""
-
-    __slots__ = ("agent", "id", "runner", "side", "stats")
-
-    def __init__(self, runner: AgentRunner, side: SideInput) -> None:
-        self.runner = runner
-        self.side = side
-        self.agent = runner.agent
-        self.id = runner.id
-        self.stats = runner.stats
-
-    def submit(self, delivery: Delivery) -> None:
-        self.side.stage.enter(delivery, side=True)
-        self.side.stage.push_side(self.side, delivery)

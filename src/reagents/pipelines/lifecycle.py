@@ -170,8 +170,8 @@ class Lifecycle:
     ) -> None:
         try:
             await _cancel(pumps)
-            for runner in runners:
-                await runner.stop()
+            for runner in {id(r): r for r in [*runners, *self._bus.runners()]}.values():
+                await runner.stop()  # those added and removed while it ran too
             for source in [*sources, self.inbox]:
                 try:
                     await source.close()

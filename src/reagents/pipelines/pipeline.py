@@ -13,14 +13,13 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, Unpack
 
-from reactivex import Observable
-
 from reagents.errors import ConfigurationError
 from reagents.events import AgentEvent
 from reagents.pipelines.bus import Bus
+from reagents.pipelines.inspection import PipelineInspection
 from reagents.pipelines.lifecycle import Lifecycle, SourceFailedError
+from reagents.pipelines.removal import retire
 from reagents.pipelines.requests import bind_agents, send_request
-from reagents.pipelines.stats import StatsTable
 from reagents.policies import Watermarks
 from reagents.schemas import PayloadSchemas
 from reagents.sinks.agent import Agent, AgentOptions
@@ -38,7 +37,7 @@ SinkT = TypeVar("SinkT", bound=Sink)
 T = TypeVar("T")
 
 
-class Pipeline:
+class Pipeline(PipelineInspection):
     """A set of sources, agents and sinks wired through one bus, run on asyncio."""
 
     def __init__(
@@ -104,13 +103,27 @@ class Pipeline:
 
     def add_agent(self, agent: AgentT) -> AgentT:
         """Run ``agent`` on the events its subscription matches."""
-        if agent.id in self._bus.agents:
+        if agent.id in self._bus.agents or agent.id in self._bus.retiring:
             raise ConfigurationError(f"pipeline {self.name!r} already has an agent {agent.id!r}")
         bind_agents(self, [agent] if self._lifecycle.running else [])  # before routing to it
         runner = self._bus.add_agent(agent)
         if self._lifecycle.running:
             runner.start()
         return agent
+
+    async def remove_agent(self, agent_id: str) -> Agent:
+        """Take the agent ``agent_id`` out; return it once its work is done.
+
+        No new event reaches it from now on (events addressed to it then are routing
+        dead letters, unless a sink carries them elsewhere). In a running pipeline the
+        events already queued for it, in its handlers or waiting for a retry are
+        handled or dead-lettered as usual (a flow's open windows are flushed), so each
+        source record is acknowledged exactly as before; then it is forgotten (stats
+        included). If this wait is cancelled the agent still finishes its work.
+        """
+        if agent_id not in self._bus.agents and agent_id not in self._bus.retiring:
+            self.get_agent(agent_id)  # KeyError naming the agents it has
+        return await retire(self._bus, agent_id)
 
     def add_sink(self, sink: SinkT) -> SinkT:
         """Write the events ``sink.subscription`` matches to ``sink``."""
@@ -153,66 +166,6 @@ class Pipeline:
             return self.add_agent(Agent(handler, id=id, **options))
 
         return register
-
-    # -- looking -------------------------------------------------------------------------
-
-    @property
-    def sources(self) -> list[Source]:
-        """The declared sources (without the inbox)."""
-        return list(self._sources)
-
-    @property
-    def agents(self) -> list[Agent]:
-        """The declared agents, in registration order."""
-        return [runner.agent for runner in self._bus.agents.values()]
-
-    @property
-    def sinks(self) -> list[Sink]:
-        """The declared sinks."""
-        return list(self._sinks.values())
-
-    def get_agent(self, agent_id: str) -> Agent:
-        """The agent registered as ``agent_id``."""
-        try:
-            return self._bus.agents[agent_id].agent
-        except KeyError:
-            known = ", ".join(self._bus.agents) or "none"
-            message = f"pipeline {self.name!r} has no agent {agent_id!r} (agents: {known})"
-            raise KeyError(message) from None
-
-    @property
-    def events(self) -> Observable[AgentEvent]:
-        """Every routed event, hot; a subscriber that raises is logged and counted."""
-        return self._bus.tap
-
-    @property
-    def running(self) -> bool:
-        """True from `run`'s start until it has stopped."""
-        return self._lifecycle.running
-
-    @property
-    def in_flight(self) -> int:
-        """Deliveries to agents and sinks not yet handled or dead-lettered."""
-        return self._bus.flow.in_flight
-
-    @property
-    def dead_letter_sink(self) -> DeadLetterSink:
-        """Where this pipeline's dead letters go."""
-        return self._bus.dead_letters
-
-    def stats(self) -> StatsTable:
-        """Per-agent and per-sink counters now (a table in text and in Jupyter)."""
-        return self._bus.stats()
-
-    def subscriptions_index(self) -> dict[str, list[str]]:
-        """How agents are indexed: event type, ``prefix*`` or ``*`` → agent ids."""
-        return self._bus.subscriptions_index()
-
-    def __repr__(self) -> str:
-        return (
-            f"<Pipeline {self.name!r} sources={[s.name for s in self._sources]} "
-            f"agents={list(self._bus.agents)} sinks={list(self._sinks)}>"
-        )
 
     # -- publishing ------------------------------------------------------------------
 

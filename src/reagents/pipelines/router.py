@@ -79,6 +79,20 @@ class Router(Generic[T]):
                 self._prefixes.setdefault(prefix, []).append(index)
         self._cache.clear()
 
+    def remove(self, unwanted: Callable[[T], bool]) -> list[T]:
+        """Take out the subscribers ``unwanted`` picks (the index is rebuilt); return them."""
+        entries = list(zip(self._entries, self._ranks, strict=True))
+        self._entries, self._ranks, self._filters = [], [], {}
+        self._exact, self._prefixes, self._anywhere = {}, {}, []
+        removed = []
+        for (subscriber, subscription), rank in entries:
+            if unwanted(subscriber):
+                removed.append(subscriber)
+            else:
+                self.add(subscriber, subscription, rank)
+        self._cache.clear()
+        return removed
+
     def candidates(self, event_type: str) -> tuple[tuple[T, Callable[[AgentEvent], bool]], ...]:
         """The subscribers that may accept ``event_type``, with their compiled filters."""
         cached = self._cache.get(event_type)

@@ -102,6 +102,11 @@ class AgentRunner:
         """Nothing queued, handled or waiting for a retry (a flow may still hold input)."""
         return not self._queue and self._taken == 0 and not self._retries
 
+    @property
+    def running(self) -> bool:
+        """True from `start` until `stop` (its workers take work)."""
+        return bool(self._workers)
+
     def submit(self, delivery: Delivery) -> None:
         """Queue an event for the agent (never blocks: flow control bounds the total)."""
         self.stats.received += 1

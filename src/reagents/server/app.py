@@ -15,9 +15,10 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from reagents.pipelines.pipeline import Pipeline
-from reagents.server import health, watch
+from reagents.server import agents, health, watch
 from reagents.server.auth import Authenticator
 from reagents.server.limits import RequestLimits
+from reagents.server.remote import RemoteAgents
 from reagents.server.settings import ServerSettings
 from reagents.server.state import ServerState
 
@@ -29,15 +30,23 @@ def create_app(
 ) -> FastAPI:
     """An ASGI app serving ``pipeline`` over HTTP with ``settings`` (defaults: loopback, open)."""
     settings = settings or ServerSettings()
-    state = ServerState(pipeline=pipeline, settings=settings, auth=Authenticator(settings))
+    state = ServerState(
+        pipeline=pipeline,
+        settings=settings,
+        auth=Authenticator(settings),
+        remote_agents=RemoteAgents(pipeline, settings),
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if not run_pipeline:
-            yield
-            return
-        async with pipeline.serving():
-            yield
+        try:
+            if not run_pipeline:
+                yield
+                return
+            async with pipeline.serving():
+                yield
+        finally:  # after the pipeline drained: remote agents leave, their client closes
+            await state.remote_agents.aclose()
 
     app = FastAPI(
         title=f"reagents: {pipeline.name}",
@@ -47,6 +56,7 @@ def create_app(
     app.state.reagents = state
     app.include_router(health.router)
     app.include_router(watch.router)
+    app.include_router(agents.router)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

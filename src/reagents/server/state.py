@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from reagents.pipelines.pipeline import Pipeline
 from reagents.server.auth import Authenticator
+from reagents.server.remote import RemoteAgents
 from reagents.server.settings import ServerSettings
 
 __all__ = ["ServerState"]
@@ -18,6 +19,8 @@ class ServerState:
     pipeline: Pipeline
     settings: ServerSettings
     auth: Authenticator
+    remote_agents: RemoteAgents
+    """Webhook and pull agents registered over HTTP (``/agents``)."""
 
     @property
     def started(self) -> bool:
