@@ -17,6 +17,8 @@ from typing import Annotated
 import typer
 
 from reagents.cli.commands import GraphFormat as GraphFormat
+from reagents.cli.commands import SpecFormat as SpecFormat
+from reagents.cli.commands import asyncapi as asyncapi
 from reagents.cli.commands import graph as graph
 from reagents.cli.commands import replay as replay
 from reagents.cli.commands import run as run
@@ -63,6 +65,7 @@ def main(
     * `reagents replay events.jsonl --pipeline examples/trading.py --speed 10`
     * `reagents dlq list dead_letters.jsonl`
     * `reagents graph examples/trading.py --format mermaid`
+    * `reagents asyncapi examples/trading.py:build_pipeline --out asyncapi.json`
     * `reagents serve examples/trading.py:build_pipeline` (HTTP API)
     * `reagents broker` (an embedded Kafka-protocol broker for experiments)
     * `reagents replay --kafka market --from-offset 0 -p examples/trading.py`
@@ -78,5 +81,6 @@ app.add_typer(kafka_app, name="kafka")
 app.command()(run)
 app.command()(replay)
 app.command()(graph)
+app.command()(asyncapi)
 app.command("broker")(broker)
 app.command()(serve)
