@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -51,6 +52,44 @@ pipeline.add_sink(FileSink(HERE / "out.jsonl", subscription="type = pong", name=
 @pipeline.agent(subscription="type = ping")
 def ponger(event):
     return event.derive("pong", {"n": event.payload["n"] * 10})
+"""
+
+
+BROKEN = """\
+from reagents.pipelines.pipeline import Pipeline
+from reagents.sources.base import Source
+
+
+class Broken(Source):
+    name = "broken"
+
+    async def batches(self):
+        raise OSError("disk on fire")
+        yield []
+
+
+pipeline = Pipeline("broken", sources=[Broken()])
+"""
+
+SLOW = """\
+import asyncio
+from pathlib import Path
+
+from reagents.pipelines.pipeline import Pipeline
+from reagents.sources.file import FileSource
+
+HERE = Path(__file__).parent
+
+pipeline = Pipeline("slow", drain_timeout=60)
+pipeline.add_source(
+    FileSource(HERE / "inbox.jsonl", follow=True, checkpoint_path=HERE / "inbox.cp")
+)
+
+
+@pipeline.agent(subscription="type = ping")
+async def sleeper(event):
+    (HERE / "started").touch()
+    await asyncio.sleep(60)
 """
 
 
@@ -263,3 +302,43 @@ def test_help_fits_80_columns() -> None:
     assert max(len(line) for line in result.stdout.splitlines()) <= 80
     for option in ("--host", "--port", "--insecure", "--tokens-file", "reagents serve"):
         assert option in result.stdout
+
+
+def test_a_pipeline_that_fails_while_serving_stops_the_server(tmp_path: Path) -> None:
+    (tmp_path / "broken.py").write_text(BROKEN)
+    result = cli("serve", tmp_path / "broken.py", "--port", "0")
+    assert result.exit_code == 1, result.output
+    line = error_line(result)
+    assert "broken" in line
+    assert "disk on fire" in line
+
+
+def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "echo.py").write_text(ECHO)
+    (tmp_path / "inbox.jsonl").touch()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = cli("serve", tmp_path / "echo.py", "--port", str(port))
+    assert result.exit_code == 1, result.output
+    line = error_line(result)
+    assert line.startswith("error: cannot serve:")
+    assert str(port) in line
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(os.name == "nt", reason="sends SIGINT")
+def test_a_second_ctrl_c_aborts_the_drain(tmp_path: Path) -> None:
+    (tmp_path / "slow.py").write_text(SLOW)
+    inbox = tmp_path / "inbox.jsonl"
+    inbox.write_bytes(encode_event(AgentEvent(event_type="ping")) + b"\n")
+    with serving("slow.py", cwd=tmp_path) as (proc, _):
+        wait_for((tmp_path / "started").exists)
+        proc.send_signal(signal.SIGINT)  # drains: waits for the sleeping agent
+        time.sleep(0.5)
+        assert proc.poll() is None
+        started = time.monotonic()
+        _, err = stop(proc)
+    assert proc.returncode == 130, err
+    assert time.monotonic() - started < 10

@@ -12,23 +12,19 @@ aborts at once (exit code 130).
 from __future__ import annotations
 
 import asyncio
-import signal
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from reagents.cli.console import ABORTED, RUNTIME, CliError, friendly
+from reagents.cli.console import ABORTED, CliError, friendly
 from reagents.cli.loading import PipelineArg, load_pipeline
+from reagents.cli.serving import run_server
 from reagents.errors import ConfigurationError
 from reagents.pipelines.pipeline import Pipeline
 
 if TYPE_CHECKING:
-    import uvicorn
-
     from reagents.server.settings import ServerSettings
 
 __all__ = ["INSTALL_HINT", "serve"]
@@ -111,47 +107,16 @@ async def _serve(server: ModuleType, pipeline: Pipeline, settings: ServerSetting
     from reagents.server.running import uvicorn_server
 
     app = server.create_app(pipeline, settings)
-    web = _quiet_signals(uvicorn_server(app, settings))
-    task = asyncio.create_task(web.serve(), name=f"reagents-serve:{pipeline.name}")
-    aborted = False
-
-    def stop() -> None:
-        nonlocal aborted
-        if web.should_exit:  # a second Ctrl-C: stop waiting for the drain
-            aborted = True
-            web.force_exit = True
-            task.cancel()
-        else:
-            web.should_exit = True
-
-    with _on_signals(stop):
-        await _announce(web, task, pipeline, settings)
-        try:
-            await task
-        except asyncio.CancelledError:
-            if not aborted:
-                raise
-        except SystemExit:  # uvicorn exits like this when the app failed to start
-            raise CliError(
-                f"pipeline {pipeline.name!r} did not start (the error is above)", RUNTIME
-            ) from None
-    return aborted
-
-
-async def _announce(
-    web: uvicorn.Server, task: asyncio.Task[None], pipeline: Pipeline, settings: ServerSettings
-) -> None:
-    """Wait until the server listens, then say where and whether it asks for tokens."""
-    while not web.started and not task.done():
-        await asyncio.sleep(0.01)
-    if not web.started:
-        return  # the task's own error is raised by awaiting it
-    port = web.servers[0].sockets[0].getsockname()[1]
+    web = uvicorn_server(app, settings)
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    typer.echo(
-        f"serving pipeline {pipeline.name!r} on http://{host}:{port} · "
-        f"{_auth_line(settings)} · Ctrl-C to stop"
-    )
+
+    def announce(port: int) -> None:
+        typer.echo(
+            f"serving pipeline {pipeline.name!r} on http://{host}:{port} · "
+            f"{_auth_line(settings)} · Ctrl-C to stop"
+        )
+
+    return await run_server(app, web, pipeline, announce)
 
 
 def _auth_line(settings: ServerSettings) -> str:
@@ -164,31 +129,3 @@ def _auth_line(settings: ServerSettings) -> str:
     if is_loopback(settings.host):
         return "auth: off (no tokens; loopback only)"
     return "auth: OFF, open to anyone who can reach it (--insecure)"
-
-
-def _quiet_signals(web: uvicorn.Server) -> uvicorn.Server:
-    """``web`` without uvicorn's own signal capture, which re-raises Ctrl-C after a
-    graceful shutdown (an exit by KeyboardInterrupt); `_on_signals` handles them."""
-
-    @contextmanager
-    def no_capture() -> Iterator[None]:
-        yield
-
-    web.capture_signals = no_capture  # type: ignore[method-assign]
-    return web
-
-
-@contextmanager
-def _on_signals(stop: Callable[[], None]) -> Iterator[None]:
-    """Call ``stop`` on Ctrl-C and SIGTERM while serving (where the loop can)."""
-    loop = asyncio.get_running_loop()
-    installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with suppress(NotImplementedError, RuntimeError, ValueError):  # Windows, threads
-            loop.add_signal_handler(sig, stop)
-            installed.append(sig)
-    try:
-        yield
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
