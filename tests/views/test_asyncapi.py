@@ -177,6 +177,29 @@ def test_declared_schemas_and_agent_schemas_become_payloads() -> None:
     )
 
 
+def test_a_schema_spells_the_type_the_router_folds() -> None:
+    pipeline = Pipeline("shop", schemas=PayloadSchemas({"Order.Placed": Order}))
+    strict = Agent(lambda e: None, id="strict", subscription="type = Order.Placed")
+    pipeline.add_agent(strict)
+    picky = Agent(
+        lambda e: None,
+        id="picky",
+        subscription="type = order.placed",
+        input_schema={"required": ["note"]},
+    )
+    pipeline.add_agent(picky)
+    document = asyncapi_document(pipeline)
+    check_document(document)
+    assert document["channels"]["Order.Placed"]["address"] == "Order.Placed"
+    assert "order.placed" not in document["channels"]
+    event = AgentEvent(event_type="Order.Placed", payload={"sku": "a", "qty": 1, "note": "n"})
+    assert message_validator(document, "Order.Placed").is_valid(event.model_dump(mode="json"))
+    variant = message_validator(document, "Order.Placed.to.picky")
+    assert variant.is_valid(event.model_dump(mode="json"))
+    no_qty = event.model_copy(update={"payload": {"sku": "a", "note": "n"}})
+    assert not variant.is_valid(no_qty.model_dump(mode="json"))  # the pipeline's schema too
+
+
 def test_kafka_topics_are_channels_on_kafka_servers() -> None:
     pipeline = Pipeline("relay", dead_letters=KafkaDeadLetterSink("relay.dlq", bootstrap=BROKER))
     pipeline.add_source(KafkaSource("orders", group_id="relay", bootstrap=BROKER))

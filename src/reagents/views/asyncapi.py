@@ -60,7 +60,8 @@ class _Builder:
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
         self.t = Tables()
-        self._bus: dict[Key, tuple[str, str]] = {}  # key -> (channel id, its message id)
+        self._bus: dict[Key, tuple[str, str]] = {}  # folded key -> (channel, its message)
+        self._spelled: dict[Key, Key] = {}  # folded key -> as first spelled (schemas first)
         self._schemas = dict(pipeline.schemas.items()) if pipeline.schemas else {}
 
     def build(self, version: str) -> dict[str, Any]:
@@ -121,12 +122,14 @@ class _Builder:
             channel, key.message_id(), {**key.message_texts(), "payload": narrowed}
         )
         self._bus[key.folded()] = (channel, message)
+        self._spelled[key.folded()] = key
         return channel, message
 
     def payload_schema(self, key: Key) -> dict[str, Any] | None:
         """The payload schema the pipeline declares for ``key`` (None if none)."""
         if self.pipeline.schemas is None or key.kind == "any":
             return None
+        key = self._spelled.get(key.folded(), key)  # schemas match types case-sensitively
         if key.kind == "prefix":
             pattern: str | None = key.text + "*"
         else:
@@ -170,8 +173,9 @@ class _Builder:
         if agent.flow_steps:
             described += f", through the flow {' → '.join(agent.flow_steps)}"
         described += "." + (f"\n\n{agent.description}" if agent.description else "")
-        for key in keys_of(agent.filter.accepted_types()):
-            channel, message = self.bus_channel(key)
+        for folded in keys_of(agent.filter.accepted_types()):
+            channel, message = self.bus_channel(folded)
+            key = self._spelled[folded.folded()]
             if agent.input_validator is not None:
                 accepted = self.t.book.validator(agent.input_validator, f"{agent.id}.input")
                 payload = all_of(self.payload_schema(key), accepted)
