@@ -50,8 +50,9 @@ def test_trading(tmp_path: Path) -> None:
     assert set(prefix["parameters"]) == {"suffix"}
     operations = document["operations"]
     assert operations["trader.receives.vwap"]["action"] == "receive"
-    assert "type = vwap" in operations["trader.receives.vwap"]["description"]
-    assert "tumbling" in operations["vwap.receives.market_data"]["description"]  # its flow
+    assert "type = vwap" in operations["trader.receives.vwap"]["summary"]
+    assert "tumbling" in operations["vwap.receives.market_data"]["summary"]  # its flow
+    assert "Trades the volume spikes" in operations["trader.receives.vwap"]["description"]
     assert operations["trader.publishes"]["channel"] == {"$ref": "#/channels/trader.reactions"}
     assert channels["trader.reactions"]["address"] is None
     assert operations["market.publishes"]["channel"] == {"$ref": "#/channels/bus"}

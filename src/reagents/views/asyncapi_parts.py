@@ -136,8 +136,9 @@ class Tables:
             "channel": {"$ref": f"#/channels/{channel}"},
             "messages": [{"$ref": f"#/channels/{channel}/messages/{m}"} for m in messages],
             "summary": description.split("\n", 1)[0],
-            "description": description,
         }
+        if "\n" in description:
+            self.operations[operation_id]["description"] = description
         return operation_id
 
     def kafka_servers(self, config: KafkaConfig) -> list[str]:
