@@ -36,9 +36,12 @@ INSTALL_HINT = "reagents serve needs the HTTP server extra: pip install 'reagent
 def serve(
     pipeline: PipelineArg,
     host: Annotated[
-        str, typer.Option(help="Address to listen on; beyond loopback it needs tokens.")
+        str,
+        typer.Option(metavar="HOST", help="Address to listen on; beyond loopback it needs tokens."),
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: a free one).")] = 8000,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, metavar="PORT", help="Port (0: a free one).")
+    ] = 8000,
     insecure: Annotated[
         bool,
         typer.Option("--insecure", help="Allow a public address without tokens (anyone may call)."),
