@@ -90,6 +90,10 @@ class PayloadSchemas:
             entry.check(event.event_type, event.payload)
         return event
 
+    def items(self) -> list[tuple[str, PayloadValidator]]:
+        """Every registered pattern with its compiled schema (exact ones first)."""
+        return [*self._exact.items(), *((f"{p}*", e) for p, e in self._prefixes)]
+
     def __contains__(self, event_type: object) -> bool:
         return isinstance(event_type, str) and self._lookup(event_type) is not None
 

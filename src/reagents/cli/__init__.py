@@ -5,7 +5,7 @@ pipeline on asyncio (`running`) and reports with rich (`reporting`). Errors a us
 cause end in one red line and exit code 2 (bad input) or 1 (failure while running),
 never a traceback (`console`); a run that wrote dead letters exits with 3 (unless
 ``--no-fail-on-dead-letters``), one aborted by a second Ctrl-C with 130. The commands
-live in `commands`, `dlq` and `kafka`; this module assembles them into `app`, the
+live in `commands`, `dlq`, `kafka` and `serve`; this module assembles them into `app`, the
 ``reagents`` console script.
 """
 
@@ -17,6 +17,8 @@ from typing import Annotated
 import typer
 
 from reagents.cli.commands import GraphFormat as GraphFormat
+from reagents.cli.commands import SpecFormat as SpecFormat
+from reagents.cli.commands import asyncapi as asyncapi
 from reagents.cli.commands import graph as graph
 from reagents.cli.commands import replay as replay
 from reagents.cli.commands import run as run
@@ -36,6 +38,7 @@ from reagents.cli.loading import PIPELINE_HELP as PIPELINE_HELP
 from reagents.cli.loading import PipelineRef as PipelineRef
 from reagents.cli.loading import load_pipeline
 from reagents.cli.reporting import Outcome as Outcome
+from reagents.cli.serve import serve as serve
 
 __all__ = ["CliError", "app", "load_pipeline"]
 
@@ -62,6 +65,8 @@ def main(
     * `reagents replay events.jsonl --pipeline examples/trading.py --speed 10`
     * `reagents dlq list dead_letters.jsonl`
     * `reagents graph examples/trading.py --format mermaid`
+    * `reagents asyncapi examples/trading.py:build_pipeline --out asyncapi.json`
+    * `reagents serve examples/trading.py:build_pipeline` (HTTP API)
     * `reagents broker` (an embedded Kafka-protocol broker for experiments)
     * `reagents replay --kafka market --from-offset 0 -p examples/trading.py`
     """
@@ -76,4 +81,6 @@ app.add_typer(kafka_app, name="kafka")
 app.command()(run)
 app.command()(replay)
 app.command()(graph)
+app.command()(asyncapi)
 app.command("broker")(broker)
+app.command()(serve)

@@ -1,13 +1,14 @@
-"""The top-level pipeline commands: ``reagents run``, ``reagents replay``, ``reagents graph``."""
+"""The top-level pipeline commands: ``reagents run``, ``replay``, ``graph`` and ``asyncapi``."""
 
 from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -18,9 +19,10 @@ from reagents.cli.kafka import FROM_TIME_HELP, BootstrapOpt, replay_from_kafka, 
 from reagents.cli.loading import PIPELINE_HELP, PipelineArg, load_pipeline
 from reagents.cli.running import FailOnDeadLettersOpt, ProgressOpt, replay_log, run_and_report
 from reagents.pipelines.pipeline import Pipeline
+from reagents.views.asyncapi import asyncapi_document
 from reagents.views.graph import pipeline_graph
 
-__all__ = ["GraphFormat", "graph", "replay", "run"]
+__all__ = ["GraphFormat", "SpecFormat", "asyncapi", "graph", "replay", "run"]
 
 
 @friendly
@@ -203,3 +205,62 @@ def graph(
         typer.echo(json.dumps(drawn.to_dict(), indent=2))
     else:
         typer.echo(drawn.to_text())
+
+
+class SpecFormat(StrEnum):
+    """Output formats of ``reagents asyncapi``."""
+
+    JSON = "json"
+    YAML = "yaml"
+
+
+@friendly
+def asyncapi(
+    pipeline: PipelineArg,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", metavar="FILE", help="Write it here, not stdout.")
+    ] = None,
+    format: Annotated[
+        SpecFormat, typer.Option("--format", "-f", help="json, or yaml (needs PyYAML).")
+    ] = SpecFormat.JSON,
+) -> None:
+    """Write an AsyncAPI 3.0.0 document of a pipeline: channels, messages, operations.
+
+    Channels are the event types the pipeline knows on its in-process bus (from
+    subscriptions, payload schemas and LLM agents' outputs) and its Kafka topics;
+    messages are AgentEvents with their payload schemas; operations say which
+    source, agent or sink sends or receives what.
+
+    Examples:
+
+    * `reagents asyncapi examples/trading.py:build_pipeline`
+    * `reagents asyncapi app.py --out asyncapi.json`
+    * `reagents asyncapi app.py --format yaml > asyncapi.yaml`
+    """
+    dump = _yaml_dump() if format is SpecFormat.YAML else _json_dump
+    text = dump(asyncapi_document(load_pipeline(pipeline)))
+    if out is None:
+        typer.echo(text, nl=not text.endswith("\n"))
+        return
+    try:
+        out.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    except OSError as error:
+        raise CliError(f"--out: cannot write {str(out)!r} ({error.strerror})") from None
+
+
+def _json_dump(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False)
+
+
+def _yaml_dump() -> Callable[[dict[str, Any]], str]:
+    try:
+        import yaml  # type: ignore[import-untyped,import-not-found,unused-ignore]
+    except ImportError:
+        raise CliError(
+            "--format yaml needs PyYAML: pip install pyyaml (or use --format json)"
+        ) from None
+
+    def dump(document: dict[str, Any]) -> str:
+        return str(yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100))
+
+    return dump

@@ -151,6 +151,11 @@ class AgentTopics:
             return [self.topic_of(a) for a in event.target_agents]
         return [topic for subscription, topic in self._table if subscription.matches(event)]
 
+    @property
+    def topics(self) -> dict[str, str]:
+        """Agent id → the topic it consumes, for every agent of the table."""
+        return dict(self._by_id)
+
     def topic_of(self, agent_id: str) -> str:
         """The topic agent ``agent_id`` consumes."""
         return self._by_id.get(agent_id) or self.naming.agent(agent_id)

@@ -92,6 +92,16 @@ class KafkaSink(Sink):
         )
 
     @property
+    def topic(self) -> TopicChoice:
+        """The topic name, or the function of the event that picks its topics."""
+        return self._topic
+
+    @property
+    def config(self) -> KafkaConfig:
+        """The client settings (the cluster it writes to)."""
+        return self._producer.config
+
+    @property
     def sent(self) -> int:
         """Records confirmed by the cluster."""
         return self._producer.sent

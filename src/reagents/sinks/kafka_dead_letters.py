@@ -64,6 +64,11 @@ class KafkaDeadLetterSink(DeadLetterSink):
         self._closing: asyncio.Task[None] | None = None
         self.written = 0
 
+    @property
+    def config(self) -> KafkaConfig:
+        """The client settings (the cluster it writes to)."""
+        return self._producer.config
+
     def describe(self) -> str:
         """The topic."""
         return f"Kafka topic {self.topic!r}"
