@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from reagents.pipelines.pipeline import Pipeline
 from reagents.server.auth import Authenticator
 from reagents.server.settings import ServerSettings
+
+if TYPE_CHECKING:
+    from reagents.server.ingest import Ingest
 
 __all__ = ["ServerState"]
 
@@ -18,6 +22,8 @@ class ServerState:
     pipeline: Pipeline
     settings: ServerSettings
     auth: Authenticator
+    ingest: Ingest | None = None
+    """``POST /events``: where accepted events go and the ids it remembers (`create_app`)."""
 
     @property
     def started(self) -> bool:
