@@ -97,7 +97,8 @@ async def test_binary_cloudevent_by_hand_with_curl_style_headers() -> None:
         assert answer.json()["ignored_attributes"] == {"evt-1": ["subject"]}
         (event,) = await handled(pipeline, seen, 1)
     assert (event.event_id, event.source_agent, event.priority) == ("evt-1", "shop", 2)
-    assert event.target_agents == ("recorder",) and event.payload == {"sku": "a", "qty": 1}
+    assert event.target_agents == ("recorder",)
+    assert event.payload == {"sku": "a", "qty": 1}
 
 
 async def test_publishing_needs_the_publish_scope() -> None:

@@ -69,7 +69,8 @@ async def test_repeats_inside_a_batch_and_across_batches() -> None:
 
 async def test_an_idempotency_key_names_a_single_event_per_caller() -> None:
     other = "o" * 20
-    tokens = settings().tokens + (
+    tokens = (
+        *settings().tokens,
         Token(name="other", token=SecretStr(other), scopes=frozenset({Scope.PUBLISH})),
     )
     pipeline, seen = recording()
@@ -79,7 +80,8 @@ async def test_an_idempotency_key_names_a_single_event_per_caller() -> None:
         again = (await post(live, body, **{"Idempotency-Key": "k1"})).json()
         assert again == {"ids": first["ids"], "published": 0, "duplicates": first["ids"]}
         theirs = (await post(live, body, other, **{"Idempotency-Key": "k1"})).json()
-        assert theirs["published"] == 1 and theirs["ids"] != first["ids"]
+        assert theirs["published"] == 1
+        assert theirs["ids"] != first["ids"]
         refused = await post(live, batch(AgentEvent(event_type="job")), **{"Idempotency-Key": "k"})
         assert refused.status_code == 422
         assert "Idempotency-Key applies to a single event" in refused.json()["detail"]
@@ -148,7 +150,7 @@ async def test_a_concurrent_repeat_waits_for_the_first_hand_off() -> None:
     (first, second), seen, calls = await _race(fail_first=False)
     assert (first.status_code, first.json()["published"]) == (202, 1)
     assert (second.status_code, second.json()["published"]) == (202, 0)
-    assert len(seen) == 1 and calls == 1
+    assert (len(seen), calls) == (1, 1)
 
 
 async def test_a_concurrent_repeat_publishes_when_the_first_hand_off_failed() -> None:
@@ -156,7 +158,7 @@ async def test_a_concurrent_repeat_publishes_when_the_first_hand_off_failed() ->
     assert first.status_code == 503
     assert "broker went away" in first.json()["detail"]
     assert (second.status_code, second.json()["published"]) == (202, 1)
-    assert len(seen) == 1 and calls == 2
+    assert (len(seen), calls) == (1, 2)
 
 
 async def test_window_memory_is_bounded() -> None:
