@@ -72,6 +72,10 @@ async def post_events(
     ingest: Ingest = state.ingest
     body = await request.body()
     try:
+        ingest.handoff.refuse(1)  # cheap: when not even one event fits, do not decode any
+    except Busy as busy:
+        return _error(429, str(busy), {"Retry-After": str(busy.retry_after)})
+    try:
         decoded = decode_body(body, request.headers)
         key = request.headers.get("idempotency-key")
         if key is not None and not decoded.single:
