@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -201,10 +202,10 @@ async def started(url: str) -> None:
 
 async def bench(pid: int, port: int, args: argparse.Namespace) -> list[Row]:
     pairs = [
-        (Row("bare endpoint, 1/request", "/noop", single, 1),
-         Row("POST /events, 1/request", "/events", single, 1)),
-        (Row(f"bare endpoint, {BATCH}/request", "/noop", batch, BATCH),
-         Row(f"POST /events, {BATCH}/request", "/events", batch, BATCH)),
+        (Row("bare 1/req", "/noop", single, 1),
+         Row("/events 1/req", "/events", single, 1)),
+        (Row(f"bare {BATCH}/req", "/noop", batch, BATCH),
+         Row(f"/events {BATCH}/req", "/events", batch, BATCH)),
     ]  # fmt: skip
     url, connections = f"http://127.0.0.1:{port}", args.connections
     await started(url)
@@ -246,16 +247,16 @@ def report(rows: list[Row], args: argparse.Namespace) -> None:
         f"{args.rounds} rounds of {args.seconds:g} s, {args.connections} connections "
         f"({args.client} client): min/median/max"
     )
-    table = Table(title=title)
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False)
     for column in ("what", "k events/s", "x ceiling", "srv µs/ev", "p99 ms"):
-        table.add_column(column, justify="left" if column == "what" else "right")
+        table.add_column(column, justify="left" if column == "what" else "right", no_wrap=True)
     for row in rows:
         table.add_row(
             row.label,
-            spread([r / 1e3 for r in row.rates], ".1f"),
+            spread([r / 1e3 for r in row.rates], ".3g"),
             spread(row.ratios, ".2f"),
             f"{statistics.median(row.cpu_us):.0f}",
-            spread(row.p99_ms, ".1f"),
+            spread(row.p99_ms, ".0f"),
         )
     console.print(table)
     refused = {r.label: r.statuses for r in rows if set(r.statuses) - {202}}
