@@ -1,6 +1,7 @@
 """``POST /events`` throughput and latency next to a bare FastAPI endpoint (the ceiling).
 
     python benchmarks/http_bench.py [--rounds K] [--seconds S] [--connections C]
+                                    [--client raw|httpx] [--high H]
 
 Starts a server process (uvicorn, as ``reagents serve`` runs it, one pipeline whose
 agent notes when each event reached it) and loads it from this process with httpx over
@@ -36,6 +37,7 @@ from rich.console import Console
 from rich.table import Table
 
 from reagents import AgentEvent, Pipeline
+from reagents.policies import Watermarks
 from reagents.server import ServerSettings, create_app
 from reagents.server.running import uvicorn_server
 
@@ -43,10 +45,10 @@ BATCH = 100
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def serve(port: int) -> None:
+def serve(port: int, high: int) -> None:
     """The server process: a pipeline with a timing agent, ``/noop`` and ``/_bench``."""
     latencies: list[float] = []
-    pipeline = Pipeline("bench")
+    pipeline = Pipeline("bench", watermarks=Watermarks(high=high, low=high // 2))
 
     @pipeline.agent(id="timer")
     def timer(event: AgentEvent) -> None:
@@ -245,7 +247,7 @@ def report(rows: list[Row], args: argparse.Namespace) -> None:
     console = Console(width=80)
     title = (
         f"{args.rounds} rounds of {args.seconds:g} s, {args.connections} connections "
-        f"({args.client} client): min/median/max"
+        f"({args.client} client, high {args.high}): min/med/max"
     )
     table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False)
     for column in ("what", "k events/s", "x ceiling", "srv µs/ev", "p99 ms"):
@@ -269,13 +271,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--client", choices=("raw", "httpx"), default="raw")
+    parser.add_argument("--high", type=int, default=1000, help="the pipeline's high watermark")
     parser.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve is not None:
-        serve(args.serve)
+        serve(args.serve, args.high)
         return
     port = free_port()
-    server = subprocess.Popen([sys.executable, __file__, "--serve", str(port)])
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(port), "--high", str(args.high)]
+    )
     try:
         rows = asyncio.run(bench(server.pid, port, args))
     finally:
