@@ -5,7 +5,8 @@ mode; see `reagents.server.bodies` and the mapping in `reagents.server.cloudeven
 
 - All or nothing: every event is decoded and its payload checked against
   ``pipeline.schemas`` before any is published; one bad event is a ``422`` naming its
-  index and the reason a dead letter would carry, and nothing of the request is kept.
+  index and the reason a dead letter would carry, and nothing of the request is kept
+  (items that do not decode are reported first; payloads are checked once all decode).
 - ``202 Accepted`` comes only once the events are handed off (`reagents.server.handoff`):
   queued in the pipeline's inbox, or acknowledged by Kafka (``acks=all``). The answer
   lists the ids in request order: ``{"ids": [...], "published": n, "duplicates": [...]}``.
@@ -14,7 +15,8 @@ mode; see `reagents.server.bodies` and the mapping in `reagents.server.cloudeven
   not published again; it gets 202 with the first id, listed under ``duplicates``.
 - Backpressure: ``429`` with ``Retry-After`` while the pipeline is above its high
   watermark with events already waiting (or the Kafka producer is full); ``413`` for a
-  body over ``settings.max_body_bytes``; ``503`` when the hand-off failed.
+  body over ``settings.max_body_bytes`` (or a batch larger than the inbox); ``415`` for
+  a ``Content-Type`` it does not read; ``503`` when the hand-off failed.
 - A W3C ``traceparent`` (and ``tracestate``) request header goes into every event that
   carries none.
 """
