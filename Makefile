@@ -20,7 +20,7 @@ EXTRAS    := .[dev,kafka,ai,notebooks,server,otel]
 HAVE_PY313 = $(PYTHON313) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null
 NO_PY313 = make test: SKIPPED the Python 3.13 run: '$(PYTHON313)' is missing, does not run or is not 3.13 (install Python 3.13, or pass PYTHON313=/path/to/python3.13)
 
-.PHONY: demo test browser pytest-3.13 lint bench bench-llm bench-kafka clean
+.PHONY: demo test browser pytest-3.13 lint bench bench-llm bench-kafka bench-http clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -86,6 +86,10 @@ bench-llm: $(STAMP)
 
 bench-kafka: $(STAMP)
 	$(BIN)/python benchmarks/kafka_bench.py
+
+## POST /events (single and batches of 100) next to a bare FastAPI endpoint (~1 min).
+bench-http: $(STAMP)
+	$(BIN)/python benchmarks/http_bench.py
 
 clean:
 	rm -rf $(VENV) $(VENV313) .pytest_cache .mypy_cache .ruff_cache

@@ -13,6 +13,7 @@ from fastapi import APIRouter
 
 from reagents.pipelines.pipeline import Pipeline
 from reagents.server.app import create_app
+from reagents.server.handoff import Handoff
 from reagents.server.running import uvicorn_server
 from reagents.server.settings import ServerSettings
 
@@ -38,13 +39,15 @@ async def live_server(
     settings: ServerSettings | None = None,
     *,
     routers: tuple[APIRouter, ...] = (),
+    ingest: Handoff | None = None,
 ) -> AsyncIterator[LiveServer]:
     """Serve ``pipeline`` on 127.0.0.1 (a free port) for the block; stop and drain after.
 
-    ``routers`` are added to the app (endpoints that exist only for a test).
+    ``routers`` are added to the app (endpoints that exist only for a test); ``ingest``
+    is where ``POST /events`` hands events (`create_app`'s).
     """
     settings = (settings or ServerSettings()).model_copy(update={"host": "127.0.0.1", "port": 0})
-    app = create_app(pipeline, settings)
+    app = create_app(pipeline, settings, ingest=ingest)
     for router in routers:
         app.include_router(router)
     server = uvicorn_server(app, settings)

@@ -147,6 +147,31 @@ class ReliableProducer:
             await self.send(topic, value, key, headers)
         await self.flush()
 
+    async def send_batch(self, records: Sequence[tuple[str, bytes, bytes | None, Headers]]) -> None:
+        """Send ``records`` pipelined and wait until the cluster acknowledged each one.
+
+        Unlike `send_many` it waits for its own records only, so concurrent callers
+        neither settle nor miss each other's; the first failure is raised after all
+        of them were settled.
+        """
+        await self.start()
+        for topic in {record[0] for record in records}:
+            if not (self._any_topic or topic in self._topics):
+                await self._require(topic)
+        entries = []
+        for topic, value, key, headers in records:
+            entry = _Pending(topic, value, key, headers, None)
+            entry.future = await self._enqueue(entry)
+            entries.append(entry)
+        failure: KafkaSendError | None = None
+        for entry in entries:
+            try:
+                await self._settle(entry)
+            except KafkaSendError as error:
+                failure = failure or error
+        if failure is not None:
+            raise failure
+
     async def missing_topics(self, topics: Iterable[str]) -> list[str]:
         """The ones of ``topics`` the cluster does not have (none with auto-creation).
 

@@ -17,6 +17,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from reagents.pipelines.pipeline import Pipeline
 from reagents.server import agents, health, watch
 from reagents.server.auth import Authenticator
+from reagents.server.handoff import Handoff, InboxHandoff
+from reagents.server.ingest import Ingest
+from reagents.server.ingest import router as ingest_router
 from reagents.server.limits import RequestLimits
 from reagents.server.remote import RemoteAgents
 from reagents.server.settings import ServerSettings
@@ -26,9 +29,17 @@ __all__ = ["create_app"]
 
 
 def create_app(
-    pipeline: Pipeline, settings: ServerSettings | None = None, *, run_pipeline: bool = True
+    pipeline: Pipeline,
+    settings: ServerSettings | None = None,
+    *,
+    run_pipeline: bool = True,
+    ingest: Handoff | None = None,
 ) -> FastAPI:
-    """An ASGI app serving ``pipeline`` over HTTP with ``settings`` (defaults: loopback, open)."""
+    """An ASGI app serving ``pipeline`` over HTTP with ``settings`` (defaults: loopback, open).
+
+    ``ingest``: where ``POST /events`` puts events (default: the pipeline's inbox; or
+    ``KafkaIngest(topic, bootstrap=...)`` for a topic the pipeline reads).
+    """
     settings = settings or ServerSettings()
     state = ServerState(
         pipeline=pipeline,
@@ -36,6 +47,8 @@ def create_app(
         auth=Authenticator(settings),
         remote_agents=RemoteAgents(pipeline, settings),
     )
+    handoff = ingest or InboxHandoff(pipeline)
+    state.ingest = Ingest(handoff, settings.idempotency_window)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -55,6 +68,7 @@ def create_app(
     )
     app.state.reagents = state
     app.include_router(health.router)
+    app.include_router(ingest_router)
     app.include_router(watch.router)
     app.include_router(agents.router)
     if settings.cors_origins:

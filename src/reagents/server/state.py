@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from reagents.pipelines.pipeline import Pipeline
 from reagents.server.auth import Authenticator
 from reagents.server.remote import RemoteAgents
 from reagents.server.settings import ServerSettings
+
+if TYPE_CHECKING:
+    from reagents.server.ingest import Ingest
 
 __all__ = ["ServerState"]
 
@@ -21,6 +25,8 @@ class ServerState:
     auth: Authenticator
     remote_agents: RemoteAgents
     """Webhook and pull agents registered over HTTP (``/agents``)."""
+    ingest: Ingest | None = None
+    """``POST /events``: where accepted events go and the ids it remembers (`create_app`)."""
 
     @property
     def started(self) -> bool:
