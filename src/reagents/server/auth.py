@@ -12,7 +12,7 @@ import hmac
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from fastapi import HTTPException, Request
@@ -93,10 +93,13 @@ class Authenticator:
             )
 
 
-def require(scope: Scope) -> Callable[[Request], Caller]:
-    """A FastAPI dependency: the caller, if its token grants ``scope`` (else 401/403/429)."""
+def require(scope: Scope) -> Callable[[Request], Awaitable[Caller]]:
+    """A FastAPI dependency: the caller, if its token grants ``scope`` (else 401/403/429).
 
-    def dependency(request: Request) -> Caller:
+    Async, so FastAPI runs it on the event loop rather than in its thread pool.
+    """
+
+    async def dependency(request: Request) -> Caller:
         auth: Authenticator = request.app.state.reagents.auth
         caller = auth.identify(request.headers.get("authorization"))
         if not caller.allows(scope):

@@ -14,6 +14,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["BodyTooLarge", "RequestLimits"]
 
+_DISCARD_AT_MOST = 8 * 1024 * 1024
+
 
 class BodyTooLarge(Exception):
     """A request body went past the limit while it was being read."""
@@ -40,12 +42,14 @@ class RequestLimits:
                 return
         seen = 0
         started = False
+        more = True
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, more
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
+                more = bool(message.get("more_body", False))
                 if seen > self.limit:
                     raise BodyTooLarge
             return message
@@ -59,11 +63,26 @@ class RequestLimits:
             await self.app(scope, counted, watched)
         except BodyTooLarge:
             if not started:
+                if more:
+                    await _discard_rest(receive, max(self.limit, _DISCARD_AT_MOST))
                 await _answer(send, 413, self._too_large)
 
     @property
     def _too_large(self) -> str:
         return f"request body is larger than the limit of {self.limit:,} bytes"
+
+
+async def _discard_rest(receive: Receive, at_most: int) -> None:
+    """Read and drop the rest of a streamed body (up to ``at_most`` bytes), so a client
+    still sending it reads the 413 instead of a reset connection."""
+    dropped = 0
+    while dropped <= at_most:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        dropped += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
 
 
 async def _answer(send: Send, status: int, detail: str) -> None:
