@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -12,11 +13,14 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import SecretStr
 
 from reagents import Pipeline
+from reagents.delivery import Incoming
 from reagents.errors import ConfigurationError
+from reagents.pipelines.lifecycle import SourceFailedError
 from reagents.policies import RateLimit
-from reagents.server import Scope, ServerSettings, Token, create_app
+from reagents.server import Scope, ServerSettings, Token, create_app, serve
 from reagents.server.auth import Caller, require
 from reagents.server.settings import TOKENS_ENV, TOKENS_FILE_ENV
+from reagents.sources.base import Source
 from tests.server.live import live_server
 
 READER = "r" * 20
@@ -177,3 +181,18 @@ async def test_cors_is_off_by_default_and_on_for_listed_origins() -> None:
     async with live_server(Pipeline("p"), settings) as live:
         answer = await live.client.get("/healthz", headers={"Origin": "https://ops.example"})
         assert answer.headers["access-control-allow-origin"] == "https://ops.example"
+
+
+class _FailingSource(Source):
+    name = "doomed"
+
+    async def batches(self) -> AsyncIterator[Sequence[Incoming]]:
+        await asyncio.sleep(0.3)
+        raise OSError("disk gone")
+        yield []  # an async generator
+
+
+async def test_serve_stops_and_raises_when_the_pipeline_fails() -> None:
+    settings = ServerSettings(port=0)
+    with pytest.raises(SourceFailedError, match="disk gone"):
+        await asyncio.wait_for(serve(Pipeline("p", sources=[_FailingSource()]), settings), 20)

@@ -58,6 +58,9 @@ def create_app(
                 return
             async with pipeline.serving():
                 yield
+        except Exception as error:
+            state.failure = error
+            raise
         finally:  # after the pipeline drained: remote agents leave, their client closes
             await state.remote_agents.aclose()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import uvicorn
 from starlette.types import ASGIApp
 
@@ -30,6 +32,24 @@ def uvicorn_server(app: ASGIApp, settings: ServerSettings) -> uvicorn.Server:
 
 
 async def serve(pipeline: Pipeline, settings: ServerSettings | None = None) -> None:
-    """Serve ``pipeline`` over HTTP until Ctrl-C / SIGTERM; the pipeline drains on the way out."""
+    """Serve ``pipeline`` over HTTP until Ctrl-C / SIGTERM; the pipeline drains on the way out.
+
+    A pipeline that stops on its own (a source failed) stops the server too, and its
+    error is raised here rather than only logged by uvicorn.
+    """
     settings = settings or ServerSettings()
-    await uvicorn_server(create_app(pipeline, settings), settings).serve()
+    app = create_app(pipeline, settings)
+    web = uvicorn_server(app, settings)
+    task = asyncio.create_task(web.serve(), name=f"reagents-serve:{pipeline.name}")
+    try:
+        while not task.done():
+            if web.started and not pipeline.running:
+                web.should_exit = True  # nothing left to serve
+            await asyncio.wait({task}, timeout=0.1)
+    finally:
+        if not task.done():  # cancelled: stop uvicorn too
+            web.should_exit = True
+            await asyncio.shield(task)
+    await task
+    if (failure := app.state.reagents.failure) is not None:
+        raise failure

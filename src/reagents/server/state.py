@@ -27,6 +27,8 @@ class ServerState:
     """Webhook and pull agents registered over HTTP (``/agents``)."""
     ingest: Ingest | None = None
     """``POST /events``: where accepted events go and the ids it remembers (`create_app`)."""
+    failure: BaseException | None = None
+    """The pipeline's own error, once its run failed (`serve` raises it after stopping)."""
 
     @property
     def started(self) -> bool:
