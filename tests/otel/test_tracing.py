@@ -207,3 +207,24 @@ async def test_uninstrument_stops_tracing_and_reactions_keep_their_context(
 def test_with_current_trace_outside_a_span_changes_nothing() -> None:
     event = AgentEvent(event_type="ticket")
     assert with_current_trace(event) is event
+
+
+async def test_a_handling_cut_short_by_stop_ends_its_span_as_cancelled(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    pipeline = Pipeline("stuck", dead_letters=MemoryDeadLetters(), drain_timeout=0.05)
+    started = asyncio.Event()
+
+    @pipeline.agent("waiter", subscription="type = job")
+    async def waiter(event: AgentEvent) -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    instrument(pipeline, provider)
+    async with pipeline.serving():
+        pipeline.publish(AgentEvent(event_type="job"))
+        await started.wait()
+    (span,) = exporter.get_finished_spans()
+    assert (span.attributes or {})["reagents.outcome"] == "cancelled"
+    assert span.status.status_code is StatusCode.UNSET
+    assert trace.get_current_span() is trace.INVALID_SPAN  # nothing left attached here

@@ -145,7 +145,8 @@ def instrument(
     pipeline: Pipeline, tracer_provider: TracerProvider | None = None
 ) -> TracingObserver:
     """Trace every handling of ``pipeline``'s agents and sinks with ``tracer_provider``
-    (the global one by default); returns the observer now installed."""
+    (the global one by default); returns the observer now installed. Instrument each
+    pipeline a process runs (one made by `Pipeline.only` too)."""
     observer = TracingObserver(tracer_provider)
     pipeline.observe(observer)
     return observer

@@ -9,7 +9,8 @@ agent's backoff without holding a worker, then dead-lettered (at once if the age
 
 An agent with a flow gets its deliveries through its `FlowStage` first; what the flow
 emits is queued as a `FlowItem` and handled like an event, and its receipts are
-released once it is handled or dead-lettered.
+released once it is handled or dead-lettered. A `HandlingObserver` (tracing) hears of
+each handling; without one the runner pays one ``is not None`` check per event.
 """
 
 from __future__ import annotations
