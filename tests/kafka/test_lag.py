@@ -4,6 +4,7 @@ the same figure as ``reagents_source_lag_records`` on ``/metrics``."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -29,9 +30,9 @@ def _lag_samples(text: str) -> dict[tuple[tuple[str, str], ...], float]:
     }
 
 
-async def until(check: object, timeout: float = 20.0) -> None:
+async def until(check: Callable[[], object], timeout: float = 20.0) -> None:
     async with asyncio.timeout(timeout):
-        while not check():  # type: ignore[operator]
+        while not check():
             await asyncio.sleep(0.05)
 
 
