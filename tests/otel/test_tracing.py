@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from fastapi import APIRouter, Request
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -80,33 +78,22 @@ def chain(tracer: trace.Tracer) -> tuple[Pipeline, MemorySink]:
     return pipeline, kept
 
 
-ingest = APIRouter()
-
-
-@ingest.post("/_ingest")
-async def post_event(request: Request) -> dict[str, str]:
-    """What the ingest endpoint does with trace context: the header goes into the event."""
-    body: dict[str, Any] = await request.json()
-    event = AgentEvent(**body, traceparent=request.headers.get("traceparent"))
-    await request.app.state.reagents.pipeline.publish_async(event)
-    return {"event_id": event.event_id}
-
-
 async def test_http_request_to_the_last_reaction_is_one_trace(
     provider: TracerProvider, exporter: InMemorySpanExporter
 ) -> None:
     pipeline, kept = chain(provider.get_tracer("handler"))
     instrument(pipeline, provider)
     client_tracer = provider.get_tracer("client")
-    async with live_server(pipeline, routers=(ingest,)) as live:
+    async with live_server(pipeline) as live:
         with client_tracer.start_as_current_span("client call", kind=SpanKind.CLIENT):
             headers: dict[str, str] = {}
             TraceContextTextMapPropagator().inject(headers)
             answer = await live.client.post(
-                "/_ingest", json={"event_type": "ticket", "correlation_id": "c-1"}, headers=headers
+                "/events", json={"event_type": "ticket", "correlation_id": "c-1"}, headers=headers
             )
+        assert answer.status_code == 202, answer.text
         await pipeline.wait_idle()
-    event_id = answer.json()["event_id"]
+    (event_id,) = answer.json()["ids"]
     spans = by_name(exporter)
     client = only(spans, "client call")
     triage, billing = only(spans, "handle triage"), only(spans, "handle billing")
