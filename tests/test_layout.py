@@ -7,7 +7,7 @@ the bottom (DESIGN.md's layout):
     errors < events < dead_letter, schemas < delivery     the contracts
     < policies < operators < kafka (plumbing) < sources, sinks
     < ai (LLM agents, built on sinks' Agent) < pipelines (the runtime)
-    < patterns, views < cli, testing, reagents/__init__
+    < patterns, views, otel < cli, testing, reagents/__init__
 
 A module may import its own package and anything in a lower layer; two packages of
 one layer (sources and sinks, patterns and views) do not import each other.
@@ -39,6 +39,7 @@ LAYERS: dict[str, int] = {
     "pipelines": 9,
     "patterns": 10,
     "views": 10,
+    "otel": 10,
     "server": 11,
     "testing": 11,
     "cli": 12,

@@ -18,6 +18,7 @@ from reagents.errors import ConfigurationError, PayloadValidationError
 from reagents.events import AgentEvent
 from reagents.pipelines.deliveries import Delivery
 from reagents.pipelines.flow_control import FlowControl
+from reagents.pipelines.handling import HandlingObserver
 from reagents.pipelines.router import Router
 from reagents.pipelines.runner import AgentRunner
 from reagents.pipelines.side_route import SideRoute
@@ -60,6 +61,7 @@ class Bus:
         self.sinks: dict[str, AgentRunner] = {}
         self.agent_router: Router[AgentRunner | SideRoute] = Router(count_filter_error)
         self.sink_router: Router[AgentRunner] = Router(count_filter_error)
+        self.observer: HandlingObserver | None = None
         self._answers: dict[str, tuple[str, asyncio.Future[AgentEvent]]] = {}
 
     # -- wiring ----------------------------------------------------------------------
@@ -67,6 +69,7 @@ class Bus:
     def add_agent(self, agent: Agent) -> AgentRunner:
         """Route the events ``agent`` subscribes to (or is addressed) to a new runner."""
         runner = AgentRunner(agent, self)
+        runner.observer = self.observer
         if runner.flow is not None:
             self._check_hold(agent.id, runner.flow.hold)
             for side in runner.flow.sides:
@@ -100,9 +103,16 @@ class Bus:
         """Route every event ``sink``'s subscription matches to a new runner writing it."""
         writer = Agent(sink.write, id=f"sink:{sink.name}", subscription=sink.subscription)
         runner = AgentRunner(writer, self, stage=FailureStage.SINK)
+        runner.observer = self.observer
         self.sinks[sink.name] = runner
         self.sink_router.add(runner, writer.filter)
         return runner
+
+    def observe(self, observer: HandlingObserver | None) -> None:
+        """Tell ``observer`` of every handling by every runner, now and later ones."""
+        self.observer = observer
+        for runner in self.runners():
+            runner.observer = observer
 
     def runners(self) -> list[AgentRunner]:
         """Every agent runner (retiring ones too), then every sink runner."""
@@ -113,6 +123,7 @@ class Bus:
         table = StatsTable()
         for runner in self.runners():
             table[runner.id] = runner.snapshot()
+            table.latency[runner.id] = runner.stats.histogram.snapshot()
         return table
 
     def subscriptions_index(self) -> dict[str, list[str]]:

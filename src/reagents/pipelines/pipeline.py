@@ -16,6 +16,7 @@ from typing import Any, TypeVar, Unpack
 from reagents.errors import ConfigurationError
 from reagents.events import AgentEvent
 from reagents.pipelines.bus import Bus
+from reagents.pipelines.handling import HandlingObserver
 from reagents.pipelines.inspection import PipelineInspection
 from reagents.pipelines.lifecycle import Lifecycle, SourceFailedError
 from reagents.pipelines.removal import retire
@@ -134,6 +135,11 @@ class Pipeline(PipelineInspection):
         if self._lifecycle.running:
             runner.start()
         return sink
+
+    def observe(self, observer: HandlingObserver | None) -> None:
+        """Tell ``observer`` of every handling by its agents and sinks, from now on (None:
+        no more); ``reagents.otel.instrument`` installs a tracing one."""
+        self._bus.observe(observer)
 
     def only(self, agent_ids: Sequence[str], name: str | None = None) -> Pipeline:
         """A new pipeline with these agents only, and the same sources, sinks and settings.

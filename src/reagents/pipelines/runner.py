@@ -9,7 +9,8 @@ agent's backoff without holding a worker, then dead-lettered (at once if the age
 
 An agent with a flow gets its deliveries through its `FlowStage` first; what the flow
 emits is queued as a `FlowItem` and handled like an event, and its receipts are
-released once it is handled or dead-lettered.
+released once it is handled or dead-lettered. A `HandlingObserver` (tracing) hears of
+each handling; without one the runner pays one ``is not None`` check per event.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from reagents.ai.agent import LLMAgent
 from reagents.dead_letter import FailureStage
 from reagents.delivery import Held, causation_depth
 from reagents.errors import PayloadValidationError
-from reagents.events import AgentEvent, utc_now
+from reagents.events import utc_now
 from reagents.pipelines.deliveries import (
     Delivery,
     FlowItem,
@@ -34,13 +35,13 @@ from reagents.pipelines.deliveries import (
     check_outputs,
     complete,
 )
-from reagents.pipelines.failures import dead_letter_item, timed_out
+from reagents.pipelines.failures import dead_letter_item
 from reagents.pipelines.flows import FlowStage
+from reagents.pipelines.handling import Handling, HandlingObserver, handler_outputs
 from reagents.pipelines.pacing import Pacer
 from reagents.pipelines.stats import AgentStats, StatsSnapshot, with_model_usage
 from reagents.policies import PriorityFifo
 from reagents.sinks.agent import Agent
-from reagents.sinks.outputs import HandlerResult, collect_outputs
 
 __all__ = ["PRIORITY_AGING", "AgentRunner"]
 
@@ -74,6 +75,7 @@ class AgentRunner:
         self._retries: set[asyncio.TimerHandle] = set()
         self._pacer: Pacer | None = None
         self._taken = 0  # items workers took (pacing or handling)
+        self.observer: HandlingObserver | None = None  # set by `Bus.observe`
         self.flow = (
             FlowStage(agent, self._accept, host.finished, self.flow_failed)
             if agent.flow is not None
@@ -211,43 +213,34 @@ class AgentRunner:
         stats.in_flight += 1
         started = time.perf_counter()
         causation_depth.set(item.depth)  # a sink writing to Kafka passes it on
+        seen: Handling | None = None
+        if self.observer is not None:
+            seen = self.observer.start(agent.id, item.event, item.attempts + 1, self.stage)
         try:
             result = agent.handle(item.value)
             elapsed_ms = (time.perf_counter() - started) * 1000
-            outputs = await self._outputs(result, item, elapsed_ms)
+            outputs = await handler_outputs(agent, result, item.event, elapsed_ms)
             if agent.output_validator is not None:
                 check_outputs(agent.output_validator, outputs)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as error:
             stats.in_flight -= 1
+            if seen is not None:
+                seen.failed(error, "cancelled")
             raise
         except Exception as error:
             stats.in_flight -= 1
-            self._failed(item, error)
+            retried = self._failed(item, error)
+            if seen is not None:
+                seen.failed(error, "retried" if retried else "dead_lettered")
             return
         stats.in_flight -= 1
         stats.processed += 1
         stats.emitted += len(outputs)
-        stats.latencies.append(time.perf_counter() - item.enqueued_at)
-        complete(item, outputs, self._host)
+        stats.record(time.perf_counter() - item.enqueued_at)
+        complete(item, outputs if seen is None else seen.handled(outputs), self._host)
 
-    async def _outputs(
-        self, result: HandlerResult, item: WorkItem, elapsed_ms: float
-    ) -> list[AgentEvent]:
-        """The handler's outputs, awaited within the agent's ``timeout`` (if any)."""
-        agent = self.agent
-        collecting = collect_outputs(result, item.event, agent.id, elapsed_ms)
-        if agent.handler_timeout is None:
-            return await collecting
-        try:
-            async with asyncio.timeout(agent.handler_timeout) as deadline:
-                return await collecting
-        except TimeoutError as error:
-            if not deadline.expired():  # the handler's own TimeoutError
-                raise
-            # its cause's traceback shows where the handler was when time ran out
-            raise TimeoutError(timed_out(agent.id, agent.handler_timeout)) from error
-
-    def _failed(self, item: WorkItem, error: Exception) -> None:
+    def _failed(self, item: WorkItem, error: Exception) -> bool:
+        """Count a failure; retry ``item`` later (True) or dead-letter it now (False)."""
         stats = self.stats
         stats.failed += 1
         item.attempts += 1
@@ -256,7 +249,7 @@ class AgentRunner:
         permanent = self.agent.not_retried(error)
         if permanent is not None:
             self._give_up(item, error, self.stage, permanent)
-            return
+            return False
         limit = self.agent.backoff.max_retries
         if isinstance(item, Delivery):
             limit = min(limit, item.event.max_retries)
@@ -267,8 +260,9 @@ class AgentRunner:
                 "agent %s: %s, retry %d in %.3fs", self.agent.id, error, item.attempts, delay
             )
             self._schedule_retry(item, delay)
-            return
+            return True
         self._give_up(item, error, self.stage)
+        return False
 
     def _give_up(
         self, item: WorkItem, error: Exception, stage: FailureStage, note: str | None = None

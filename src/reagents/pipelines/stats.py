@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from html import escape
 from statistics import quantiles
@@ -13,6 +13,7 @@ from typing import Protocol
 from reagents.ai.usage import ModelUsage
 from reagents.events import AgentEvent
 from reagents.operators.filters import Filter
+from reagents.pipelines.latency import LatencyBuckets, LatencyHistogram
 from reagents.pipelines.tap import EventTap
 
 __all__ = [
@@ -48,7 +49,11 @@ class BusCounters:
 
 @dataclass(slots=True)
 class AgentStats:
-    """Live counters of one agent or sink; `snapshot` freezes them for display."""
+    """Live counters of one agent or sink; `snapshot` freezes them for display.
+
+    ``latencies`` is a sliding sample (for p50/p99 of recent work); ``histogram``
+    counts every latency of the run in fixed buckets (for ``/metrics``).
+    """
 
     received: int = 0
     processed: int = 0
@@ -59,6 +64,12 @@ class AgentStats:
     in_flight: int = 0
     filter_errors: int = 0
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=_LATENCY_SAMPLES))
+    histogram: LatencyHistogram = field(default_factory=LatencyHistogram)
+
+    def record(self, seconds: float) -> None:
+        """One handled event's latency, from routing to handled."""
+        self.latencies.append(seconds)
+        self.histogram.add(seconds)
 
     def snapshot(self, name: str, queue_depth: int) -> StatsSnapshot:
         """The counters now, with p50/p99 over the most recent latencies (ms)."""
@@ -175,7 +186,16 @@ _MODEL_COLUMNS = (
 
 class StatsTable(dict[str, StatsSnapshot]):
     """Snapshots by agent id; renders as a text or HTML table (and one of model usage,
-    when LLM agents called their models)."""
+    when LLM agents called their models). ``latency`` holds each one's whole-run
+    latency histogram (for metrics; not shown in the table)."""
+
+    def __init__(
+        self,
+        snapshots: Mapping[str, StatsSnapshot] | None = None,
+        latency: Mapping[str, LatencyBuckets] | None = None,
+    ) -> None:
+        super().__init__(snapshots or {})
+        self.latency: dict[str, LatencyBuckets] = dict(latency or {})
 
     def rows(self) -> list[list[str]]:
         """Header row first, then one row per agent, all as text."""

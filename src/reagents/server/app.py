@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from reagents.pipelines.pipeline import Pipeline
-from reagents.server import agents, health, watch
+from reagents.server import agents, health, metrics, watch
 from reagents.server.auth import Authenticator
 from reagents.server.handoff import Handoff, InboxHandoff
 from reagents.server.ingest import Ingest
@@ -74,6 +74,7 @@ def create_app(
     app.include_router(ingest_router)
     app.include_router(watch.router)
     app.include_router(agents.router)
+    app.include_router(metrics.router)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

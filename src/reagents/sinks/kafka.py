@@ -4,7 +4,8 @@ The key is the event's conversation (``correlation_id``, else its own id) unless
 ``key`` function says otherwise, so every event of one conversation lands on one
 partition. Headers carry the event type, priority, correlation and event ids, and
 ``reagents-depth``: how many reactions deep the event is, so the reading pipeline's
-cycle guard (``max_depth``) counts on from there. The
+cycle guard (``max_depth``) counts on from there, and the event's ``traceparent`` /
+``tracestate`` (W3C trace context) when it has them. The
 producer uses ``acks=all``; a failed send is retried, then raised (the pipeline
 retries the write and dead-letters it), never dropped. Needs ``reagents[kafka]``.
 
@@ -22,7 +23,7 @@ from collections.abc import Callable, Sequence
 from reagents.delivery import causation_depth
 from reagents.events import AgentEvent, encode_event
 from reagents.kafka.config import KafkaConfig
-from reagents.kafka.headers import depth_header
+from reagents.kafka.headers import depth_header, trace_headers
 from reagents.kafka.producer import (
     Headers,
     MissingTopicError,
@@ -45,8 +46,8 @@ def conversation_key(event: AgentEvent) -> bytes:
 
 
 def event_headers(event: AgentEvent, depth: int = 0) -> Headers:
-    """Routing headers, so consumers can look at an event without decoding it, and its
-    causation ``depth`` (when above 0)."""
+    """Routing headers, so consumers can look at an event without decoding it, its
+    causation ``depth`` (when above 0) and its W3C trace context (when it has one)."""
     headers: Headers = [
         ("event_type", event.event_type.encode()),
         ("priority", str(event.priority).encode()),
@@ -57,6 +58,8 @@ def event_headers(event: AgentEvent, depth: int = 0) -> Headers:
         headers.append(("source_agent", event.source_agent.encode()))
     if depth > 0:
         headers.append(depth_header(depth))
+    if event.traceparent is not None:
+        headers.extend(trace_headers(event))
     return headers
 
 

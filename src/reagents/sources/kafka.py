@@ -34,7 +34,7 @@ from reagents.kafka.config import KafkaConfig, require_aiokafka
 from reagents.policies import Watermarks
 from reagents.sources.base import Source
 from reagents.sources.kafka_group import Flushable, Membership, StartAt, check_start
-from reagents.sources.kafka_partitions import Backlog
+from reagents.sources.kafka_partitions import Backlog, StuckWatch
 from reagents.sources.kafka_records import Decoder
 
 if TYPE_CHECKING:
@@ -43,7 +43,6 @@ if TYPE_CHECKING:
 __all__ = ["Flushable", "KafkaSource", "StartAt"]
 
 _log = logging.getLogger(__name__)
-_STUCK_AFTER = 60.0  # seconds every partition may stay paused before a warning
 
 
 class KafkaSource(Source):
@@ -137,7 +136,7 @@ class KafkaSource(Source):
         self._closed = False
         self.consumed = 0
         self.pauses = 0
-        self._warned_stuck = False
+        self._stuck = StuckWatch(self.name, _log)
 
     @property
     def in_flight(self) -> int:
@@ -158,6 +157,11 @@ class KafkaSource(Source):
     def commits(self) -> int:
         """How many times this source has committed offsets."""
         return self._group.commits
+
+    async def lag(self) -> dict[str, int]:
+        """Records not yet polled, by owned partition (``topic[n]``): its high watermark
+        minus the consumer's position, as of the last fetch (``/metrics`` shows it)."""
+        return await self._group.lag()
 
     def committed_offsets(self) -> dict[str, int]:
         """The last offsets this source committed, by partition (``topic[n]``)."""
@@ -227,7 +231,6 @@ class KafkaSource(Source):
     async def _poll_loop(self, consumer: AIOKafkaConsumer) -> None:
         next_commit = time.monotonic() + self.commit_interval
         idle_since = time.monotonic()
-        stuck_since: float | None = None
         try:
             while not self._stopping:
                 if self._backlog.count >= self.max_poll_records:  # one poll ahead is enough
@@ -238,13 +241,13 @@ class KafkaSource(Source):
                 if room <= 0 and self._parts and self.flows_wait and self.flows_wait():
                     room = self._update_pauses(consumer, read_on=True)  # flows hold it all
                 if room <= 0 and self._parts:  # all paused: wait for the low mark, then poll
-                    stuck_since = self._warn_if_stuck(stuck_since)
+                    self._stuck.paused(self.in_flight)
                     self._room.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._room.wait(), self.poll_timeout_ms / 1000)
                     polled = await consumer.getmany(timeout_ms=0, max_records=1)
                 else:
-                    stuck_since = None
+                    self._stuck.since = None
                     polled = await consumer.getmany(
                         timeout_ms=self.poll_timeout_ms,
                         max_records=max(1, min(room, self.max_poll_records)),
@@ -268,18 +271,6 @@ class KafkaSource(Source):
             self._failure = error
         finally:
             self._wakeup.set()
-
-    def _warn_if_stuck(self, since: float | None) -> float:
-        """Warn once if every partition stayed paused for a minute (a flow may hold them)."""
-        now = time.monotonic()
-        if since is not None and now - since > _STUCK_AFTER and not self._warned_stuck:
-            self._warned_stuck = True
-            _log.warning(
-                "%s: every partition paused for %.0f s with %d records unacknowledged: if an "
-                "agent's flow holds them waiting for more input, raise window=Watermarks(...)",
-                *(self.name, now - since, self.in_flight),
-            )
-        return since if since is not None else now
 
     def _update_pauses(self, consumer: AIOKafkaConsumer, read_on: bool = False) -> int:
         """Pause full partitions, resume drained ones (all if ``read_on``): the free window."""

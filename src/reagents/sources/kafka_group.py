@@ -34,6 +34,8 @@ __all__ = ["Flushable", "Membership", "StartAt", "check_start"]
 
 _log = logging.getLogger("reagents.sources.kafka")  # the source's own logger
 
+_POSITION_TIMEOUT = 1.0  # seconds `lag` waits for a partition's position (after a reset)
+
 StartAt = Literal["committed", "earliest", "latest"] | int | datetime
 
 
@@ -106,6 +108,25 @@ class Membership:
             detail, kind = str(error), type(error).__name__
             return f"Kafka brokers unreachable: {detail if kind in detail else f'{kind}: {detail}'}"
         return None
+
+    async def lag(self) -> dict[str, int]:
+        """Records behind, by owned partition: its high watermark as of the last fetch
+        minus the consumer's position (partitions not fetched yet are left out)."""
+        consumer = self.consumer
+        if consumer is None:
+            return {}
+        errors = require_aiokafka("errors")
+        lags: dict[str, int] = {}
+        for tp, part in list(self.parts.items()):
+            try:
+                high = None if part.revoked else consumer.highwater(tp)
+                if high is None:
+                    continue
+                async with asyncio.timeout(_POSITION_TIMEOUT):  # only while being reset
+                    lags[part.label] = max(0, high - await consumer.position(tp))
+            except (AssertionError, TimeoutError, errors.KafkaError):
+                continue  # revoked meanwhile, or no position now: no figure this time
+        return lags
 
     # -- joining -------------------------------------------------------------------------
 

@@ -2,21 +2,26 @@
 
 `Partition` turns one assigned partition's out-of-order acks into the next offset to
 commit (`OrderedAcks`, O(1) per record) and remembers whether it is paused or revoked
-(and, started at a time, skips the records stamped before it).
+(and, started at a time, skips the records stamped before it); `StuckWatch` warns
+when every partition stays paused.
 `Backlog` queues what the poller read, one `Polled` per partition and poll, until the
 pipeline pulls it: records are decoded only then, a batch at a time, each with the
-causation depth its ``reagents-depth`` header carries. Nothing here talks
+causation depth its ``reagents-depth`` header carries (and the trace context of its
+``traceparent`` header, when the event has none). Nothing here talks
 to Kafka; aiokafka's record types are only named for the type checker.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, TypeAlias
 
 from reagents.delivery import Incoming, OrderedAcks
-from reagents.kafka.headers import read_depth
+from reagents.events import AgentEvent
+from reagents.kafka.headers import read_headers, with_trace_context
 from reagents.sources.kafka_records import Decoder, decode_value
 
 if TYPE_CHECKING:
@@ -25,7 +30,35 @@ if TYPE_CHECKING:
     Record: TypeAlias = ConsumerRecord[bytes, bytes]
     """One record as the source's consumer returns it (no deserializers: raw bytes)."""
 
-__all__ = ["Backlog", "Partition", "Polled"]
+__all__ = ["STUCK_AFTER", "Backlog", "Partition", "Polled", "StuckWatch"]
+
+STUCK_AFTER = 60.0  # seconds every partition may stay paused before a warning
+
+
+class StuckWatch:
+    """Warns once if every partition stayed paused for a minute (a flow's window may
+    hold records and wait for input the source's window does not let in)."""
+
+    __slots__ = ("log", "name", "since", "warned")
+
+    def __init__(self, name: str, log: logging.Logger) -> None:
+        self.name = name
+        self.log = log
+        self.since: float | None = None  # when every partition was found paused
+        self.warned = False
+
+    def paused(self, in_flight: int) -> None:
+        """Every partition is paused now (``since`` = None when one is not)."""
+        now = time.monotonic()
+        if self.since is None:
+            self.since = now
+        elif now - self.since > STUCK_AFTER and not self.warned:
+            self.warned = True
+            self.log.warning(
+                "%s: every partition paused for %.0f s with %d records unacknowledged: if an "
+                "agent's flow holds them waiting for more input, raise window=Watermarks(...)",
+                *(self.name, now - self.since, in_flight),
+            )
 
 
 class Partition:
@@ -147,7 +180,10 @@ class Backlog:
                 record = records[index]
                 origin = f"{label}@{record.offset}"
                 item = decode_value(record.value, origin, decode)
-                out.append(Incoming(item, acks[index], origin, read_depth(record.headers)))
+                depth, parent, state = read_headers(record.headers)
+                if parent is not None and type(item) is AgentEvent:
+                    item = with_trace_context(item, parent, state)
+                out.append(Incoming(item, acks[index], origin, depth))
             self.count -= stop - start
             part.handed = records[stop - 1].offset + 1
             if stop == len(records):
