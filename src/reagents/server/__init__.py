@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import importlib.util
 
-if not all(importlib.util.find_spec(name) for name in ("fastapi", "uvicorn", "httpx")):
+if not all(
+    importlib.util.find_spec(name)
+    for name in ("fastapi", "uvicorn", "httpx", "cloudevents", "prometheus_client")
+):
     raise ImportError("the HTTP server needs its extra: pip install 'reagents[server]'")
 
 from reagents.server.app import create_app
