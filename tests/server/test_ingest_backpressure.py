@@ -56,7 +56,7 @@ async def test_a_burst_gets_429s_and_an_honouring_client_gets_every_event_in_onc
     pipeline = slow_pipeline(handled)
     events = [AgentEvent(event_type="job", payload={"n": n}) for n in range(CLIENTS * EACH)]
     log: dict[str, list[int]] = {"queued": [], "retry_after": []}
-    async with live_server(pipeline, settings(rate_limit=None)) as live:
+    async with live_server(pipeline, settings(rate_limit=None, busy_wait=0)) as live:
         async with asyncio.timeout(60):
             await asyncio.gather(
                 *(
@@ -71,3 +71,26 @@ async def test_a_burst_gets_429s_and_an_honouring_client_gets_every_event_in_onc
     assert set(log["retry_after"]) == {1}
     assert handled == Counter({e.event_id: 1 for e in events})
     assert max(log["queued"]) <= HIGH + CLIENTS  # what waited in memory stayed bounded
+
+
+async def test_a_short_burst_waits_for_room_instead_of_429() -> None:
+    # busy_wait (1 s by default): a request waits for room that frees up within it.
+    handled: Counter[str] = Counter()
+    pipeline = slow_pipeline(handled)
+    events = [AgentEvent(event_type="job", payload={"n": n}) for n in range(CLIENTS * EACH)]
+    log: dict[str, list[int]] = {"queued": [], "retry_after": []}
+    async with live_server(pipeline, settings(rate_limit=None, busy_wait=5)) as live:
+        async with asyncio.timeout(60):
+            await asyncio.gather(
+                *(
+                    honouring_client(live, pipeline, events[i * EACH : (i + 1) * EACH], log)
+                    for i in range(CLIENTS)
+                )
+            )
+            while len(handled) < len(events):
+                await asyncio.sleep(0.01)
+    assert log["retry_after"] == []
+    assert handled == Counter({e.event_id: 1 for e in events})
+    # requests woken together may each queue their event once the pipeline is under
+    # its mark: memory stays bounded by the mark plus what the open requests carry
+    assert max(log["queued"]) <= HIGH + 2 * CLIENTS

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -26,7 +27,15 @@ from reagents.pipelines.pipeline import Pipeline
 from reagents.sinks.kafka import conversation_key, event_headers
 from reagents.sources.memory import SourceClosedError
 
-__all__ = ["Busy", "Handoff", "HandoffFailed", "InboxHandoff", "KafkaIngest", "TooMany"]
+__all__ = [
+    "Busy",
+    "Handoff",
+    "HandoffFailed",
+    "InboxHandoff",
+    "KafkaIngest",
+    "TooMany",
+    "wait_for_room",
+]
 
 RETRY_AFTER = 1
 """Seconds a refused client is asked to wait (``Retry-After``)."""
@@ -59,6 +68,26 @@ class Handoff(Protocol):
 
     async def close(self) -> None:
         """Release what the hand-off holds (the app's shutdown calls it)."""
+
+
+async def wait_for_room(handoff: Handoff, count: int, patience: float) -> None:
+    """Return once ``count`` events fit; `Busy` if they still do not after ``patience`` s.
+
+    A short overload becomes a little latency (as a Kafka producer blocks for room)
+    instead of a 429 whose retry costs the client a second and the server a new decode.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience
+    pause = 0.002
+    while True:
+        try:
+            handoff.refuse(count)
+            return
+        except Busy:
+            if loop.time() + pause > deadline:
+                raise
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 class InboxHandoff:

@@ -36,7 +36,7 @@ from reagents.schemas import PayloadSchemas
 from reagents.server.auth import Caller, require
 from reagents.server.bodies import BadEvents, UnsupportedMediaType, decode_body
 from reagents.server.dedupe import IdempotencyWindow
-from reagents.server.handoff import Busy, Handoff, HandoffFailed, TooMany
+from reagents.server.handoff import Busy, Handoff, HandoffFailed, TooMany, wait_for_room
 from reagents.server.settings import Scope
 
 __all__ = ["Ingest", "router"]
@@ -73,8 +73,9 @@ async def post_events(
     state = request.app.state.reagents
     ingest: Ingest = state.ingest
     body = await request.body()
-    try:
-        ingest.handoff.refuse(1)  # cheap: when not even one event fits, do not decode any
+    patience = state.settings.busy_wait
+    try:  # when not even one event fits (after waiting a little), decode none
+        await wait_for_room(ingest.handoff, 1, patience)
     except Busy as busy:
         return _error(429, str(busy), {"Retry-After": str(busy.retry_after)})
     try:
@@ -88,6 +89,12 @@ async def post_events(
         return _error(415, str(error))
     except BadEvents as error:
         return _bad(error)
+    try:
+        await wait_for_room(ingest.handoff, len(events), patience)
+    except Busy as busy:
+        return _error(429, str(busy), {"Retry-After": str(busy.retry_after)})
+    except TooMany as error:
+        return _error(413, str(error))
     ids = [event.event_id for event in events]
     keys: list[Hashable] = [("key", caller.name, key)] if key else [("id", i) for i in ids]
     claim = await ingest.window.claim(keys, ids)

@@ -79,6 +79,11 @@ class ServerSettings(BaseModel):
     webhook_hosts: tuple[str, ...] = Field(
         default=(), description="Hosts (name or IP, optionally host:port) webhooks may target."
     )
+    busy_wait: float = Field(
+        default=1.0,
+        ge=0,
+        description="Seconds POST /events waits for room in a busy pipeline before a 429.",
+    )
     idempotency_window: int = Field(default=100_000, ge=0, description="Event ids remembered.")
     stream_buffer: int = Field(default=1000, ge=1, description="Events queued per SSE client.")
 
