@@ -1,4 +1,5 @@
-"""Trace context across Kafka: record headers both ways, one trace over two processes."""
+"""Trace context across Kafka: record headers both ways, one trace from an HTTP POST
+through a pipeline and a Kafka topic into a second process."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from reagents.otel import instrument
 from reagents.sinks.kafka import KafkaSink
 from reagents.sources.kafka import KafkaSource
 from tests.kafka.conftest import create_topic
+from tests.server.live import live_server
 
 pytestmark = [pytest.mark.kafka, pytest.mark.integration]
 
@@ -82,7 +84,7 @@ def start_settler(bootstrap: str, topic: str, spans: Path) -> subprocess.Popen[b
         return subprocess.Popen([*command, "--idle", "2"], cwd=ROOT, env=env, stderr=log)
 
 
-async def test_one_conversation_is_one_trace_across_kafka_and_processes(
+async def test_one_conversation_is_one_trace_from_http_across_kafka_and_processes(
     kafka_config: KafkaConfig, topic_name: str, tmp_path: Path
 ) -> None:
     topic = await create_topic(kafka_config, topic_name, partitions=2)
@@ -97,8 +99,11 @@ async def test_one_conversation_is_one_trace_across_kafka_and_processes(
         return event.derive("ticket.routed")
 
     instrument(pipeline, provider)
-    async with pipeline.serving():
-        pipeline.publish(AgentEvent(event_type="ticket", traceparent=PARENT))
+    async with live_server(pipeline) as live:  # the conversation starts with an HTTP POST
+        answer = await live.client.post(
+            "/events", json={"event_type": "ticket"}, headers={"traceparent": PARENT}
+        )
+        assert answer.status_code == 202, answer.text
         async with asyncio.timeout(20):
             while sink.sent < 1:
                 await asyncio.sleep(0.02)
