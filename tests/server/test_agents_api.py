@@ -96,7 +96,7 @@ async def test_list_and_status_of_python_and_remote_agents() -> None:
         remote = (await live.client.get("/agents/remote/status")).json()
         assert (remote["received"], remote["active"], remote["queue_depth"]) == (3, 1, 2)
         assert (remote["waiting"], remote["leased"]) == (1, 0)
-        assert remote["delivery"] == {"mode": "pull", "lease_seconds": 30.0}
+        assert remote["delivery"] == {"mode": "pull", "lease_seconds": 30.0, "fetch_seconds": 60.0}
         for _ in range(3):  # acked one by one (max_concurrent=1): nothing left at the end
             [item] = (await live.client.get("/agents/remote/events?wait=5")).json()
             await live.client.post("/agents/remote/acks", json={"acks": [item["delivery_id"]]})

@@ -63,7 +63,7 @@ async def test_health_and_readiness_answer_without_a_token() -> None:
 async def test_readyz_is_503_while_the_pipeline_is_not_running() -> None:
     app = create_app(Pipeline("p"), run_pipeline=False)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         answer = await client.get("/readyz")
     assert answer.status_code == 503
     assert answer.json()["checks"]["pipeline"] == "not running"

@@ -33,7 +33,7 @@ async def test_ready_lists_every_source_as_ok() -> None:
 async def test_not_running_is_503_naming_the_pipeline() -> None:
     app = create_app(Pipeline("p"), run_pipeline=False)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         answer = await client.get("/readyz")
     assert answer.status_code == 503
     assert answer.json()["failing"] == {"pipeline": "not running"}
@@ -65,7 +65,7 @@ async def test_a_failed_source_is_503_with_its_error_while_the_pipeline_winds_do
     app = create_app(pipeline, run_pipeline=False)
     transport = httpx.ASGITransport(app=app)
     run = asyncio.create_task(pipeline.run(forever=True))
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         await pipeline.wait_started()
         assert (await client.get("/readyz")).status_code == 200
         pipeline.publish(AgentEvent(event_type="hold"))

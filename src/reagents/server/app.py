@@ -21,8 +21,9 @@ from reagents.server.handoff import Handoff, InboxHandoff
 from reagents.server.ingest import Ingest
 from reagents.server.ingest import router as ingest_router
 from reagents.server.limits import RequestLimits
+from reagents.server.origins import CrossSiteGuard
 from reagents.server.remote import RemoteAgents
-from reagents.server.settings import ServerSettings
+from reagents.server.settings import ServerSettings, is_loopback
 from reagents.server.state import ServerState
 
 __all__ = ["create_app"]
@@ -84,5 +85,10 @@ def create_app(
         )
     app.add_middleware(
         RequestLimits, limit=settings.max_body_bytes, max_header_bytes=settings.max_header_bytes
+    )
+    app.add_middleware(
+        CrossSiteGuard,
+        origins=settings.cors_origins,
+        loopback_only=not settings.tokens and is_loopback(settings.host),
     )
     return app

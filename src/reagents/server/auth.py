@@ -101,10 +101,14 @@ def require(scope: Scope) -> Callable[[Request], Awaitable[Caller]]:
 
     async def dependency(request: Request) -> Caller:
         auth: Authenticator = request.app.state.reagents.auth
-        caller = auth.identify(request.headers.get("authorization"))
+        client = request.client.host if request.client else "unknown"
+        try:
+            caller = auth.identify(request.headers.get("authorization"))
+        except HTTPException:
+            auth.charge(f"client:{client}")  # guessing tokens spends the client's own budget
+            raise
         if not caller.allows(scope):
             raise HTTPException(403, detail=f"token {caller.name!r} lacks the {scope} scope")
-        client = request.client.host if request.client else "unknown"
         auth.charge(caller.name if not auth.open else f"client:{client}")
         request.state.caller = caller
         return caller

@@ -18,7 +18,6 @@ carry). The reasons are `decode_event`'s, so HTTP and dead letters say the same 
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,6 +29,7 @@ from cloudevents.core.exceptions import CloudEventValidationError
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 from pydantic import TypeAdapter, ValidationError
+from pydantic_core import from_json
 
 from reagents.errors import EventDecodeError, ReagentsError, describe_validation_error
 from reagents.events import AgentEvent, decode_event
@@ -123,15 +123,13 @@ def _items(body: bytes, decode: Callable[[object], T]) -> list[T | str]:
 
 
 def _json(body: bytes) -> object:
+    # pydantic's parser, as decode_event's: it refuses what could never be written back
+    # (lone surrogates, numbers beyond range), so every body form accepts the same
+    # (NaN too: written back as null, as for a single event).
     try:
-        return json.loads(body)
-    except json.JSONDecodeError as error:
-        reason = f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
-    except UnicodeDecodeError as error:
-        reason = f"not UTF-8 text: {error.reason} at byte {error.start}"
-    except RecursionError:
-        reason = "not valid JSON: nested too deeply"
-    raise EventDecodeError(reason)
+        return from_json(body)
+    except ValueError as error:
+        raise EventDecodeError(f"not valid JSON: {error}") from None
 
 
 def _agent_event(value: object) -> AgentEvent:

@@ -13,6 +13,7 @@ raw bytes is decoded again first (422 if it still does not decode).
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import deque
 from collections.abc import Iterable
 from typing import Annotated, Any
@@ -98,7 +99,12 @@ def replayed_event(letter: DeadLetter) -> AgentEvent:
 
 
 def _summary(letter: DeadLetter) -> dict[str, Any]:
-    data: dict[str, Any] = letter.model_dump(mode="json", exclude={"raw"})
+    try:
+        data: dict[str, Any] = json.loads(letter.model_dump_json(exclude={"raw"}))
+    except ValueError as error:  # an event made in Python with text JSON cannot hold
+        data = json.loads(letter.model_dump_json(exclude={"raw", "event"}))
+        event = letter.event
+        data["event"] = {"event_id": event and event.event_id, "unwritable": str(error)}
     if letter.raw is not None:
         data["raw_text"] = letter.raw.decode("utf-8", errors="replace")
     return data

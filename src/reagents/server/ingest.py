@@ -36,7 +36,14 @@ from reagents.schemas import PayloadSchemas
 from reagents.server.auth import Caller, require
 from reagents.server.bodies import BadEvents, UnsupportedMediaType, decode_body
 from reagents.server.dedupe import IdempotencyWindow
-from reagents.server.handoff import Busy, Handoff, HandoffFailed, TooMany, wait_for_room
+from reagents.server.handoff import (
+    Busy,
+    Handoff,
+    HandoffFailed,
+    InboxHandoff,
+    TooMany,
+    wait_for_room,
+)
 from reagents.server.settings import Scope
 
 __all__ = ["Ingest", "router"]
@@ -72,6 +79,10 @@ async def post_events(
     """Publish events (JSON, NDJSON or CloudEvents); 202 once they are handed off."""
     state = request.app.state.reagents
     ingest: Ingest = state.ingest
+    if isinstance(ingest.handoff, InboxHandoff) and not state.started:
+        # e.g. the app mounted in another whose lifespan does not run this one's
+        detail = f"pipeline {state.pipeline.name!r} is not running: nothing would handle events"
+        return _error(503, detail, {"Retry-After": "1"})
     body = await request.body()
     patience = state.settings.busy_wait
     try:  # when not even one event fits (after waiting a little), decode none
@@ -83,6 +94,12 @@ async def post_events(
         key = request.headers.get("idempotency-key")
         if key is not None and not decoded.single:
             raise BadEvents([(0, _KEY_ON_BATCH)], single=True)
+        if key is not None and len(key) > MAX_KEY:
+            raise BadEvents([(0, f"Idempotency-Key is longer than {MAX_KEY} characters")], True)
+        if long := [
+            (i, _LONG_ID) for i, e in enumerate(decoded.events) if len(e.event_id) > MAX_KEY
+        ]:
+            raise BadEvents(long, decoded.single)
         events = _traced(decoded.events, request.headers)
         _check_payloads(events, state.pipeline.schemas, decoded.single)
     except UnsupportedMediaType as error:
@@ -125,6 +142,10 @@ async def post_events(
         answer["ignored_attributes"] = decoded.ignored
     return JSONResponse(answer, status_code=202)
 
+
+MAX_KEY = 256
+"""Longest ``event_id`` / ``Idempotency-Key`` accepted: the window remembers them."""
+_LONG_ID = f"event_id is longer than {MAX_KEY} characters"
 
 _KEY_ON_BATCH = (
     "Idempotency-Key applies to a single event; in a batch, give each event its own "

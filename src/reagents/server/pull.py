@@ -6,7 +6,9 @@ acknowledges each one (``POST /agents/{id}/acks``), with the reactions to emit, 
 reports a failure with a reason. An ack completes the handler call (the event is
 handled, its record may be acknowledged); a failure, or a lease that expires
 unacknowledged, raises, so the pipeline retries the event with the agent's backoff
-(a fresh delivery id) and dead-letters it in the end, as for any agent.
+(a fresh delivery id) and dead-letters it in the end, as for any agent. So does an
+offer nobody fetches within ``fetch_seconds``: a client that went away must not hold
+its events, and the pipeline's capacity, for ever.
 
 Each of the agent's ``max_concurrent`` workers holds one offer at a time, so at most
 ``max_concurrent`` events are offered or leased; the rest wait in its priority queue.
@@ -54,12 +56,20 @@ class PullAgent(Agent):
     """An agent handled by a remote client that fetches its events and acknowledges them."""
 
     def __init__(
-        self, *, id: str, lease_seconds: float = 30.0, **options: Unpack[AgentOptions]
+        self,
+        *,
+        id: str,
+        lease_seconds: float = 30.0,
+        fetch_seconds: float = 60.0,
+        **options: Unpack[AgentOptions],
     ) -> None:
         super().__init__(id=id, **options)
         if lease_seconds <= 0:
             raise ValueError(f"pull agent {id!r}: lease_seconds must be positive")
         self.lease_seconds = lease_seconds
+        if fetch_seconds <= 0:
+            raise ValueError(f"pull agent {id!r}: fetch_seconds must be positive")
+        self.fetch_seconds = fetch_seconds
         self._ready: deque[Offer] = deque()
         self._leases: dict[str, Offer] = {}
         self._arrived = asyncio.Event()
@@ -77,7 +87,9 @@ class PullAgent(Agent):
 
     async def handle(self, event: AgentEvent) -> HandlerOutputs:
         """Offer ``event``; return the reactions it is acknowledged with (or raise)."""
-        offer = Offer(event, asyncio.get_running_loop().create_future())
+        loop = asyncio.get_running_loop()
+        offer = Offer(event, loop.create_future())
+        offer.timer = loop.call_later(self.fetch_seconds, self._unfetched, offer)
         self._ready.append(offer)
         self._arrived.set()
         try:
@@ -104,6 +116,8 @@ class PullAgent(Agent):
             offer = self._ready.popleft()
             if offer.outcome.done():
                 continue
+            if offer.timer is not None:
+                offer.timer.cancel()  # the fetch deadline; the lease's own starts now
             offer.delivery_id = uuid.uuid4().hex
             offer.expires_at = utc_now() + timedelta(seconds=self.lease_seconds)
             offer.timer = loop.call_later(self.lease_seconds, self._expire, offer)
@@ -138,6 +152,16 @@ class PullAgent(Agent):
             LeaseExpiredError(
                 f"pull agent {self.id!r}: delivery {offer.delivery_id} was not acknowledged "
                 f"within its lease of {self.lease_seconds:g} s"
+            )
+        )
+
+    def _unfetched(self, offer: Offer) -> None:
+        if offer.outcome.done() or offer.delivery_id:
+            return
+        offer.outcome.set_exception(
+            LeaseExpiredError(
+                f"pull agent {self.id!r}: no client fetched the event within "
+                f"{self.fetch_seconds:g} s"
             )
         )
 

@@ -54,6 +54,9 @@ class PullDelivery(BaseModel):
 
     mode: Literal["pull"]
     lease_seconds: float = Field(default=30.0, gt=0, le=3600)
+    fetch_seconds: float = Field(
+        default=60.0, gt=0, le=86400, description="An event nobody fetches in time fails."
+    )
 
 
 class Registration(BaseModel):
@@ -64,7 +67,7 @@ class Registration(BaseModel):
     subscription: str | None = Field(
         default=None, max_length=4096, description="A where(...) expression; none: every event."
     )
-    max_concurrent: int = Field(default=1, ge=1, le=1000)
+    max_concurrent: int = Field(default=1, ge=1, le=100)
     priority: int = Field(default=5, ge=1, le=10)
     retry: Backoff | None = None
     delivery: Annotated[WebhookDelivery | PullDelivery, Field(discriminator="mode")]

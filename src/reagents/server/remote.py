@@ -66,6 +66,7 @@ class RemoteAgents:
         self.pipeline = pipeline
         self.allowlist = HostAllowlist(settings.webhook_hosts)  # bad entries fail at start
         self.max_response_bytes = settings.max_body_bytes
+        self.max_agents = settings.max_remote_agents
         self.agents: dict[str, RemoteAgent] = {}
         self._client: httpx.AsyncClient | None = None
 
@@ -100,7 +101,12 @@ class RemoteAgents:
                     **options,
                 )
             else:
-                agent = PullAgent(id=agent_id, lease_seconds=delivery.lease_seconds, **options)
+                agent = PullAgent(
+                    id=agent_id,
+                    lease_seconds=delivery.lease_seconds,
+                    fetch_seconds=delivery.fetch_seconds,
+                    **options,
+                )
         except (UnsafeURLError, ConfigurationError, ValueError) as error:
             raise RegistrationError(str(error)) from None
         try:
@@ -120,6 +126,11 @@ class RemoteAgents:
             )
         if any(agent.id == agent_id for agent in self.pipeline.agents):
             raise AgentConflictError(f"{agent_id!r} is a Python agent of the pipeline")
+        if len(self.agents) >= self.max_agents:
+            raise AgentConflictError(
+                f"this server holds its limit of {self.max_agents} remote agents "
+                "(ServerSettings.max_remote_agents); remove one first"
+            )
 
     def get(self, agent_id: str) -> RemoteAgent:
         """The remote agent ``agent_id``; `AgentConflictError` for a Python agent,

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from reagents.errors import ConfigurationError
 from reagents.policies import RateLimit
@@ -48,11 +48,13 @@ class Token(BaseModel):
     token: SecretStr = Field(description="The bearer secret (at least 16 characters).")
     scopes: frozenset[Scope] = frozenset({Scope.READ})
 
-    def model_post_init(self, context: object, /) -> None:
-        if len(self.token.get_secret_value()) < 16:
-            raise ValueError(
-                f"token {self.name!r} is shorter than 16 characters: too easy to guess"
-            )
+    @field_validator("token")
+    @classmethod
+    def _long_enough(cls, token: SecretStr) -> SecretStr:
+        # a field validator: an error of the whole model would show the secret as input
+        if len(token.get_secret_value()) < 16:
+            raise ValueError("shorter than 16 characters: too easy to guess")
+        return token
 
     def allows(self, scope: Scope) -> bool:
         """Whether this token may act in ``scope``."""
@@ -84,6 +86,7 @@ class ServerSettings(BaseModel):
         ge=0,
         description="Seconds POST /events waits for room in a busy pipeline before a 429.",
     )
+    max_remote_agents: int = Field(default=100, ge=0, description="Agents over HTTP at most.")
     idempotency_window: int = Field(default=100_000, ge=0, description="Event ids remembered.")
     stream_buffer: int = Field(default=1000, ge=1, description="Events queued per SSE client.")
 

@@ -81,7 +81,12 @@ async def _events(
         while True:
             events = await queue.take(heartbeat)
             for event in events:
-                yield sse_message("event", event.model_dump_json(), id=event.event_id)
+                try:
+                    data = event.model_dump_json()
+                except ValueError:  # text JSON cannot hold (lone surrogates): skip, not die
+                    yield sse_comment(f"event {event.event_id[:64]!r} cannot be written as JSON")
+                    continue
+                yield sse_message("event", data, id=event.event_id)
             if queue.overflowed:
                 reason = (
                     f"this client fell {queue.limit:,} events behind (the stream buffer): "

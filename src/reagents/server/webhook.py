@@ -12,6 +12,7 @@ are read up to a limit. All webhook agents of a server share one `httpx.AsyncCli
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Unpack
 
@@ -68,16 +69,25 @@ class WebhookAgent(Agent):
         """POST ``event``; its reactions, or `WebhookError` saying what went wrong."""
         url = self._allowlist.check(str(self.url))  # the list is the rule, every time
         where = f"webhook {url}"
+        headers = {"content-type": "application/json"}
+        if event.traceparent:  # the receiver's own HTTP tracing continues the trace
+            headers["traceparent"] = event.traceparent
+            if event.tracestate:
+                headers["tracestate"] = event.tracestate
         try:
-            async with self._client.stream(
-                "POST",
-                url,
-                content=event.model_dump_json().encode(),
-                headers={"content-type": "application/json"},
-                timeout=self.request_timeout,
-            ) as response:
+            # httpx's timeout bounds each read; this bounds the whole call (a trickle too)
+            async with (
+                asyncio.timeout(self.request_timeout),
+                self._client.stream(
+                    "POST",
+                    url,
+                    content=event.model_dump_json().encode(),
+                    headers=headers,
+                    timeout=self.request_timeout,
+                ) as response,
+            ):
                 body = await self._read(response, where)
-        except httpx.TimeoutException as error:
+        except (httpx.TimeoutException, TimeoutError) as error:
             raise WebhookError(
                 f"{where} timed out after {self.request_timeout:g} s ({type(error).__name__})"
             ) from error
