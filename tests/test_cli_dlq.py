@@ -15,15 +15,14 @@ from typer.testing import CliRunner, Result
 from reagents.cli import DEAD_LETTERS, app
 from reagents.cli.dlq_logs import mark_resolved, resolved_ids, resolved_path
 from reagents.dead_letter import DeadLetter, FailureStage
-from tests.test_cli import (  # noqa: F401  (fixtures)
-    agents_only,
-    assert_one_line_error,
-    cli,
-    dead_letters,
-    lines,
-    runnable,
-    write_events,
-)
+from tests import test_cli
+from tests.test_cli import assert_one_line_error, lines, write_events
+
+# the fixtures of the CLI tests (a runner, a pipeline file, a dead-letter log it wrote)
+cli = test_cli.cli
+runnable = test_cli.runnable
+agents_only = test_cli.agents_only
+dead_letters = test_cli.dead_letters
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 LONG_ORIGIN = "/var/spool/reagents/sessions/2024-05-01/market_session.jsonl:12345"

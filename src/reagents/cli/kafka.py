@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from reagents.cli.console import RUNTIME, CliError, friendly
 from reagents.cli.loading import load_pipeline
 from reagents.cli.running import run_and_report
 from reagents.errors import ReagentsError
@@ -145,6 +146,7 @@ async def _to_jsonl(source: KafkaSource, out: Path, progress: bool | None) -> tu
 
 
 @kafka_app.command("replay")
+@friendly
 def replay_command(
     topic: Annotated[str, typer.Argument(help="The topic to replay.")],
     pipeline: Annotated[
@@ -164,21 +166,18 @@ def replay_command(
     * `reagents kafka replay market --from-time 2024-05-01T12:00Z --out market.jsonl`
     * `reagents kafka replay market --from-offset 0 -p examples/trading.py`
     """
-    try:
-        replay_from_kafka(
-            topic,
-            pipeline_ref=pipeline,
-            out=out,
-            bootstrap=bootstrap,
-            start=start_position(from_offset, from_time),
-            idle=idle,
-            progress=progress,
-        )
-    except ReagentsError as error:
-        _err().print(Text(f"error: {error}", style="bold red"))
-        raise typer.Exit(1) from None
+    replay_from_kafka(
+        topic,
+        pipeline_ref=pipeline,
+        out=out,
+        bootstrap=bootstrap,
+        start=start_position(from_offset, from_time),
+        idle=idle,
+        progress=progress,
+    )
 
 
+@friendly
 def broker(
     port: Annotated[int, typer.Option(help="Port to listen on (0: a free one).")] = 9092,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -188,13 +187,14 @@ def broker(
     For development and tests: its data is gone when it stops, and it has no
     transactions. Point clients at it with the printed `REAGENTS_KAFKA_BOOTSTRAP`.
     """
+    if not 0 <= port <= 65535:
+        raise CliError(f"--port must be 0..65535, got {port}")
     console = _err()
     instance = EmbeddedBroker(port or None, host=host)
     try:
         instance.start()
-    except ReagentsError as error:
-        console.print(Text(f"error: {error}", style="bold red"))
-        raise typer.Exit(1) from None
+    except ReagentsError as error:  # the binary is missing, the port is taken, ...
+        raise CliError(str(error), RUNTIME) from None
     console.print(Text(f"broker listening on {instance.bootstrap} (Ctrl-C to stop)", style="green"))
     typer.echo(f"export {BOOTSTRAP_ENV}={instance.bootstrap}")
     try:
