@@ -30,7 +30,14 @@ from reagents.kafka.broker import EmbeddedBroker
 from reagents.kafka.config import BOOTSTRAP_ENV, KafkaConfig
 from reagents.sources.kafka import KafkaSource, StartAt
 
-__all__ = ["FROM_TIME_HELP", "broker", "kafka_app", "replay_from_kafka", "start_position"]
+__all__ = [
+    "FROM_TIME_HELP",
+    "broker",
+    "check_bootstrap",
+    "kafka_app",
+    "replay_from_kafka",
+    "start_position",
+]
 
 kafka_app = typer.Typer(
     help="Kafka tools: replay a topic into a pipeline or a JSONL file.",
@@ -38,10 +45,29 @@ kafka_app = typer.Typer(
     rich_markup_mode="markdown",
 )
 
+
+def check_bootstrap(value: str | None) -> str | None:
+    """``value`` if it is ``host[:port][,host[:port]...]`` (ports 1..65535), else a usage
+    error (the Kafka client would fail later with a traceback)."""
+    if value is None:
+        return None
+    for server in (s.strip() for s in value.split(",")):
+        host, colon, port = server.rpartition(":")
+        if not server or (colon and not (host and port.isdigit() and 0 < int(port) < 65536)):
+            raise typer.BadParameter(
+                f"{server!r} is not host:port (e.g. 127.0.0.1:9092)", param_hint="--bootstrap"
+            )
+    return value
+
+
 BootstrapOpt = Annotated[
     str | None,
     typer.Option(
-        "--bootstrap", "-b", envvar=BOOTSTRAP_ENV, help=f"host:port (default: ${BOOTSTRAP_ENV})."
+        "--bootstrap",
+        "-b",
+        envvar=BOOTSTRAP_ENV,
+        callback=check_bootstrap,
+        help=f"host:port (default: ${BOOTSTRAP_ENV}).",
     ),
 ]
 
