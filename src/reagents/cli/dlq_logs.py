@@ -115,12 +115,9 @@ async def _fetch(topic: str, config: KafkaConfig, idle: float) -> list[Record]:
     await config.start_client(consumer.start, consumer.stop, f"dlq list {topic}")
     records: list[Record] = []
     try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        if not partitions:
-            await consumer.force_metadata_update()
-            partitions = consumer.partitions_for_topic(topic) or set()
-        if not partitions:
+        if topic not in await consumer.topics():  # a call to the cluster: fresh metadata
             raise CliError(f"Kafka topic {topic!r} does not exist at {config.bootstrap_servers}")
+        partitions = consumer.partitions_for_topic(topic) or {0}
         consumer.assign([structs.TopicPartition(topic, p) for p in sorted(partitions)])
         await consumer.seek_to_beginning()
         last = time.monotonic()
