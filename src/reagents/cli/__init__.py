@@ -69,7 +69,7 @@ def main(
     * `reagents asyncapi examples/trading.py:build_pipeline --out asyncapi.json`
     * `reagents serve examples/trading.py:build_pipeline` (HTTP API)
     * `reagents broker` (an embedded Kafka-protocol broker for experiments)
-    * `reagents replay --kafka market --from-offset 0 -p examples/trading.py`
+    * `reagents replay --kafka trading_signals --from-offset 0 --out signals.jsonl`
     """
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,

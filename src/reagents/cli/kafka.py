@@ -189,8 +189,8 @@ def replay_command(
 
     Examples:
 
-    * `reagents kafka replay market --from-time 2024-05-01T12:00Z --out market.jsonl`
-    * `reagents kafka replay market --from-offset 0 -p examples/trading.py`
+    * `reagents kafka replay trading_signals --from-time 2024-05-01T12:00Z --out s.jsonl`
+    * `reagents kafka replay orders --from-offset 0 -p app.py`
     """
     replay_from_kafka(
         topic,
