@@ -26,7 +26,7 @@ from reagents.cli.console import ABORTED as ABORTED
 from reagents.cli.console import DEAD_LETTERS as DEAD_LETTERS
 from reagents.cli.console import RUNTIME as RUNTIME
 from reagents.cli.console import USAGE as USAGE
-from reagents.cli.console import CliError
+from reagents.cli.console import CliError, OneLineErrors
 from reagents.cli.dlq import dlq_app as dlq_app
 from reagents.cli.dlq import dlq_list as dlq_list
 from reagents.cli.dlq import dlq_replay as dlq_replay
@@ -43,6 +43,7 @@ from reagents.cli.serve import serve as serve
 __all__ = ["CliError", "app", "load_pipeline"]
 
 app = typer.Typer(
+    cls=OneLineErrors,
     name="reagents",
     no_args_is_help=True,
     add_completion=False,
@@ -68,7 +69,7 @@ def main(
     * `reagents asyncapi examples/trading.py:build_pipeline --out asyncapi.json`
     * `reagents serve examples/trading.py:build_pipeline` (HTTP API)
     * `reagents broker` (an embedded Kafka-protocol broker for experiments)
-    * `reagents replay --kafka market --from-offset 0 -p examples/trading.py`
+    * `reagents replay --kafka trading_signals --from-offset 0 --out signals.jsonl`
     """
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,

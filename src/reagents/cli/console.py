@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from typing import NoReturn, ParamSpec, TypeVar
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 from rich.text import Text
+from typer.core import TyperGroup
 
 from reagents.errors import ReagentsError
 from reagents.pipelines.lifecycle import SourceFailedError
@@ -19,6 +21,7 @@ __all__ = [
     "RUNTIME",
     "USAGE",
     "CliError",
+    "OneLineErrors",
     "fail",
     "friendly",
     "rich_console",
@@ -46,6 +49,40 @@ class CliError(Exception):
         self.code = code
 
 
+# click's base error (typer vendors click in new versions and imports it in old ones)
+_CLICK_ERROR: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+)
+
+
+class OneLineErrors(TyperGroup):
+    """The ``reagents`` command group: a usage error of any command (an unknown option,
+    a bad value, a missing argument) is one red line and exit code 2, like every other
+    bad input, instead of click's usage box."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        """Parse the top-level options (their errors in one line)."""
+        with _one_line():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the subcommand (the errors of its options in one line)."""
+        with _one_line():
+            return super().invoke(*args, **kwargs)
+
+
+@contextmanager
+def _one_line() -> Iterator[None]:
+    try:
+        yield
+    except _CLICK_ERROR as error:
+        if type(error).__name__ == "NoArgsIsHelpError":  # shows the help: leave it alone
+            raise
+        ctx = getattr(error, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        fail(f"{getattr(error, 'format_message', error.__str__)()}{hint}", USAGE)
+
+
 def rich_console(stderr: bool = False) -> Console:
     """A console on stdout (or stderr) that does not wrap tables when piped."""
     console = Console(stderr=stderr, soft_wrap=True)
@@ -66,7 +103,9 @@ def friendly(command: Callable[P, R]) -> Callable[P, R]:
         except SourceFailedError as error:
             fail(str(error), RUNTIME)
         except ReagentsError as error:  # ConfigurationError, FilterSyntaxError, ...
-            fail(f"{type(error).__name__}: {error}", USAGE)
+            # an unreachable server (KafkaUnavailableError) is a failure, not bad input
+            code = RUNTIME if isinstance(error, ConnectionError) else USAGE
+            fail(f"{type(error).__name__}: {error}", code)
 
     return wrapper
 

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from reagents.cli.console import RUNTIME, CliError, friendly
 from reagents.cli.loading import load_pipeline
 from reagents.cli.running import run_and_report
 from reagents.errors import ReagentsError
@@ -29,7 +30,14 @@ from reagents.kafka.broker import EmbeddedBroker
 from reagents.kafka.config import BOOTSTRAP_ENV, KafkaConfig
 from reagents.sources.kafka import KafkaSource, StartAt
 
-__all__ = ["FROM_TIME_HELP", "broker", "kafka_app", "replay_from_kafka", "start_position"]
+__all__ = [
+    "FROM_TIME_HELP",
+    "broker",
+    "check_bootstrap",
+    "kafka_app",
+    "replay_from_kafka",
+    "start_position",
+]
 
 kafka_app = typer.Typer(
     help="Kafka tools: replay a topic into a pipeline or a JSONL file.",
@@ -37,10 +45,29 @@ kafka_app = typer.Typer(
     rich_markup_mode="markdown",
 )
 
+
+def check_bootstrap(value: str | None) -> str | None:
+    """``value`` if it is ``host[:port][,host[:port]...]`` (ports 1..65535), else a usage
+    error (the Kafka client would fail later with a traceback)."""
+    if value is None:
+        return None
+    for server in (s.strip() for s in value.split(",")):
+        host, colon, port = server.rpartition(":")
+        if not server or (colon and not (host and port.isdigit() and 0 < int(port) < 65536)):
+            raise typer.BadParameter(
+                f"{server!r} is not host:port (e.g. 127.0.0.1:9092)", param_hint="--bootstrap"
+            )
+    return value
+
+
 BootstrapOpt = Annotated[
     str | None,
     typer.Option(
-        "--bootstrap", "-b", envvar=BOOTSTRAP_ENV, help=f"host:port (default: ${BOOTSTRAP_ENV})."
+        "--bootstrap",
+        "-b",
+        envvar=BOOTSTRAP_ENV,
+        callback=check_bootstrap,
+        help=f"host:port (default: ${BOOTSTRAP_ENV}).",
     ),
 ]
 
@@ -145,6 +172,7 @@ async def _to_jsonl(source: KafkaSource, out: Path, progress: bool | None) -> tu
 
 
 @kafka_app.command("replay")
+@friendly
 def replay_command(
     topic: Annotated[str, typer.Argument(help="The topic to replay.")],
     pipeline: Annotated[
@@ -161,24 +189,21 @@ def replay_command(
 
     Examples:
 
-    * `reagents kafka replay market --from-time 2024-05-01T12:00Z --out market.jsonl`
-    * `reagents kafka replay market --from-offset 0 -p examples/trading.py`
+    * `reagents kafka replay trading_signals --from-time 2024-05-01T12:00Z --out s.jsonl`
+    * `reagents kafka replay orders --from-offset 0 -p app.py`
     """
-    try:
-        replay_from_kafka(
-            topic,
-            pipeline_ref=pipeline,
-            out=out,
-            bootstrap=bootstrap,
-            start=start_position(from_offset, from_time),
-            idle=idle,
-            progress=progress,
-        )
-    except ReagentsError as error:
-        _err().print(Text(f"error: {error}", style="bold red"))
-        raise typer.Exit(1) from None
+    replay_from_kafka(
+        topic,
+        pipeline_ref=pipeline,
+        out=out,
+        bootstrap=bootstrap,
+        start=start_position(from_offset, from_time),
+        idle=idle,
+        progress=progress,
+    )
 
 
+@friendly
 def broker(
     port: Annotated[int, typer.Option(help="Port to listen on (0: a free one).")] = 9092,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -188,13 +213,14 @@ def broker(
     For development and tests: its data is gone when it stops, and it has no
     transactions. Point clients at it with the printed `REAGENTS_KAFKA_BOOTSTRAP`.
     """
+    if not 0 <= port <= 65535:
+        raise CliError(f"--port must be 0..65535, got {port}")
     console = _err()
     instance = EmbeddedBroker(port or None, host=host)
     try:
         instance.start()
-    except ReagentsError as error:
-        console.print(Text(f"error: {error}", style="bold red"))
-        raise typer.Exit(1) from None
+    except ReagentsError as error:  # the binary is missing, the port is taken, ...
+        raise CliError(str(error), RUNTIME) from None
     console.print(Text(f"broker listening on {instance.bootstrap} (Ctrl-C to stop)", style="green"))
     typer.echo(f"export {BOOTSTRAP_ENV}={instance.bootstrap}")
     try:
