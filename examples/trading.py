@@ -392,7 +392,9 @@ def build_pipeline(
     def alert_digest(alerts: list[AgentEvent]) -> AgentEvent:
         return digest_of(alerts)
 
-    @pipeline.agent("news", subscription=where_content("volatility") & where_type("news"))
+    volatility = where_content("volatility", case_sensitive=False)  # as the article
+
+    @pipeline.agent("news", subscription=volatility & where_type("news"))
     def news(event: AgentEvent) -> AgentEvent:
         payload = {
             "headline": event.payload.get("headline"),

@@ -86,16 +86,16 @@ def test_where_type_rejects_bad_patterns(pattern: str, position: int | None) -> 
 # ------------------------------------------------------------------- where_content
 
 
-def test_where_content_searches_the_payload_text_ignoring_case() -> None:
-    rule = where_content("Volatility")
+def test_where_content_searches_the_payload_text_ignoring_case_when_told() -> None:
+    rule = where_content("Volatility", case_sensitive=False)
 
     assert rule.matches(event(payload={"note": "high volatility"}))
     assert rule.matches(event(payload={"volatility": 0.3}))
     assert not rule.matches(event("volatility", payload={"note": "calm"}))
 
 
-def test_where_content_case_sensitive() -> None:
-    rule = where_content("AAPL", case_sensitive=True)
+def test_where_content_is_case_sensitive_by_default() -> None:
+    rule = where_content("AAPL")
 
     assert rule.matches(event(payload={"symbol": "AAPL"}))
     assert not rule.matches(event(payload={"symbol": "aapl"}))

@@ -86,6 +86,7 @@ JSONPATH_TOKENS = [
     "3", "-2.5", "payload", "priority", "event_type", "s", "l", "n", "d", "`sorted`", "`len`",
     "`keys`", "`str()`", "`this`", "`sub(/a+/, b)`", "`split(,, 0, -1)`", "/", "+", "-", " ",
     '"((a+)+)$"', '"(?=a)"', '"a{99999999999}"', "[0]" * 60, "\ud800", "`parent`", ",",
+    "/^a|b$/", "/(a+)+$/i", "/[/]/", "/a\\/b/", "/x/g", "/y/ims", "=~ /", "=~/", "\\", "/i",
 ]  # fmt: skip
 
 
@@ -111,6 +112,34 @@ def test_hostile_jsonpaths_build_typed_and_answer_or_fail_typed(
             may_fail=True,
         )
         answers(rule, other, may_fail=True)
+
+
+@hostile(300)
+@given(
+    hostile_regexes | st.text(any_character, max_size=30),
+    st.text("imsgx", max_size=3),
+    backtracking_text,
+)
+def test_hostile_jsonpath_regex_literals_agree_with_where_regex(
+    pattern: str, flags: str, text: str
+) -> None:
+    literal = built(lambda: where_jsonpath(f"$.payload.s[?(@ =~ /{pattern}/{flags})]"))
+    if "/" in pattern or pattern.endswith("\\") or "unterminated" in str(literal):
+        return  # the literal ends elsewhere than the pattern (a / in it): typed, checked above
+    if not pattern:
+        assert isinstance(literal, FilterSyntaxError)  # // is refused (it matches anything)
+        return
+    if set(flags) - set("ims"):
+        assert isinstance(literal, FilterSyntaxError)
+        assert "unsupported regex flag" in literal.reason
+        return
+    inline = f"(?{''.join(sorted(set(flags)))})" if flags else ""
+    same = built(lambda: where_regex(inline + pattern, field="payload.s"))
+    assert isinstance(literal, Filter) == isinstance(same, Filter), (literal, same)
+    if isinstance(literal, Filter) and isinstance(same, Filter):
+        for value in (text, pattern):
+            sample = AgentEvent(event_type="x", payload={"s": value})
+            assert literal.matches(sample) == same.matches(sample)
 
 
 @hostile(300)

@@ -67,13 +67,15 @@ SUBSCRIPTIONS: dict[str, tuple[list[Filter], list[AgentEvent]]] = {
             where("payload.symbol IN ('AAPL', 'MSFT', 'GOOGL')"),
             where(f"payload.symbol MATCHES '{SYMBOL_REGEX}'"),
             where_jsonpath(f'$.payload.symbol[?(@ =~ "{SYMBOL_REGEX}")]'),
+            where_jsonpath(f"$.payload.symbol[?(@=~/{SYMBOL_REGEX}/)]"),  # a regex literal
             where_regex(SYMBOL_REGEX, field="payload.symbol"),
         ],
         [TICK_AAPL, TICK_UPPER, RISK],
     ),
     "volatility": (
         [
-            where_content("volatility"),
+            where_content("volatility", case_sensitive=False),  # the article's filter
+            where_regex("volatility", case_sensitive=False),
             where("payload.note CONTAINS 'volatility' OR payload.message MATCHES '(?i)volatility'"),
             where("payload.note CONTAINS volatility OR payload.message CONTAINS Volatility"),
         ],
@@ -91,10 +93,27 @@ def test_each_subscription_matches_exactly_its_events(name: str) -> None:
         assert matched == expected, (name, rule.describe())
 
 
-def test_case_sensitive_content_filter_is_narrower() -> None:
-    assert where_content("volatility").matches(NOTICE) is True
-    assert where("payload.message CONTAINS 'volatility'").matches(NOTICE) is False
-    assert where_content("volatility", case_sensitive=True).matches(NOTICE) is False
+def test_every_text_filter_is_case_sensitive_unless_told_otherwise() -> None:
+    exact = [
+        where_content("volatility"),
+        where_regex("volatility"),
+        where("payload.message CONTAINS 'volatility'"),
+        where("payload.message MATCHES 'volatility'"),
+        where_jsonpath('$.payload.message[?(@ =~ "volatility")]'),
+        where_jsonpath("$.payload.message[?(@ =~ /volatility/)]"),
+    ]
+    ignoring = [
+        where_content("volatility", case_sensitive=False),
+        where_regex("volatility", case_sensitive=False),
+        where_regex("(?i)volatility"),
+        where("payload.message MATCHES '(?i)volatility'"),
+        where_jsonpath('$.payload.message[?(@ =~ "(?i)volatility")]'),
+        where_jsonpath("$.payload.message[?(@ =~ /volatility/i)]"),
+    ]
+    assert [rule.matches(NOTICE) for rule in exact] == [False] * len(exact)  # "Volatility"
+    assert [rule.matches(NOTICE) for rule in ignoring] == [True] * len(ignoring)
+    assert where_type("MARKET_DATA").matches(TICK_AAPL)  # the event type ignores case
+    assert where("type = MARKET_DATA").matches(TICK_AAPL)
 
 
 def test_the_articles_ungrouped_symbol_regex_matches_too_much() -> None:
@@ -103,6 +122,10 @@ def test_the_articles_ungrouped_symbol_regex_matches_too_much() -> None:
     assert loose.matches(ORDER)  # "AAPLX": ^AAPL alone matches
     assert loose.matches(NEWS)  # "XMSFTX": MSFT anywhere matches
     assert not where(f"payload.symbol MATCHES '{SYMBOL_REGEX}'").matches(ORDER)
+    article = where_jsonpath("$.payload.symbol[?(@=~/^AAPL|MSFT|GOOGL$/)]")  # as written there
+    assert [ev for ev in EVENTS if article.matches(ev)] == [
+        ev for ev in EVENTS if loose.matches(ev)
+    ]
 
 
 def test_market_data_subscription_is_indexed_by_type() -> None:

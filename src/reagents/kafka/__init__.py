@@ -19,6 +19,7 @@ from reagents.kafka.producer import (
     ProducerSettings,
     ReliableProducer,
 )
+from reagents.kafka.security import SECURITY_ENV, KafkaSecurity
 from reagents.kafka.topic_cache import TopicCache
 from reagents.kafka.topology import (
     AgentTopics,
@@ -30,10 +31,12 @@ from reagents.kafka.topology import (
 
 __all__ = [
     "BOOTSTRAP_ENV",
+    "SECURITY_ENV",
     "AgentTopics",
     "BrokerError",
     "EmbeddedBroker",
     "KafkaConfig",
+    "KafkaSecurity",
     "KafkaSendError",
     "KafkaUnavailableError",
     "MissingTopicError",

@@ -3,21 +3,30 @@
 The bootstrap servers come from the argument, else ``$REAGENTS_KAFKA_BOOTSTRAP``;
 nothing silently defaults to ``localhost``. Starting a client is retried a bounded
 number of times, then fails with `KafkaUnavailableError` naming the address.
+Authentication and TLS (`KafkaSecurity`), compression and pass-through aiokafka options
+are part of the config, and every client reagents makes (consumers, producers, admin
+clients) is built from it, so one config reaches a managed cluster everywhere.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import os
 from collections.abc import Awaitable, Callable
-from types import ModuleType
 from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from reagents.errors import ConfigurationError, ReagentsError
+from reagents.kafka.client_options import (
+    Compression,
+    accepted_by,
+    check_compression,
+    check_passthrough,
+    require_aiokafka,
+)
+from reagents.kafka.security import KafkaSecurity
 
 __all__ = [
     "BOOTSTRAP_ENV",
@@ -28,7 +37,6 @@ __all__ = [
 ]
 
 BOOTSTRAP_ENV = "REAGENTS_KAFKA_BOOTSTRAP"
-_INSTALL_HINT = "Kafka support needs aiokafka: pip install 'reagents[kafka]'"
 
 _log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -36,15 +44,6 @@ T = TypeVar("T")
 
 class KafkaUnavailableError(ReagentsError, ConnectionError):
     """The Kafka cluster could not be reached after the configured attempts."""
-
-
-def require_aiokafka(submodule: str = "") -> ModuleType:
-    """Import ``aiokafka`` (or ``aiokafka.<submodule>``), saying which extra to install."""
-    name = f"aiokafka.{submodule}" if submodule else "aiokafka"
-    try:
-        return importlib.import_module(name)
-    except ImportError as error:
-        raise ImportError(_INSTALL_HINT) from error
 
 
 def resolve_bootstrap(bootstrap: str | None = None) -> str:
@@ -58,7 +57,7 @@ def resolve_bootstrap(bootstrap: str | None = None) -> str:
     return value.strip()
 
 
-class KafkaConfig(BaseModel):
+class KafkaConfig(KafkaSecurity):
     """Client settings shared by reagents' consumers, producers and admin clients.
 
     ``session_timeout_ms`` / ``heartbeat_interval_ms`` decide how fast a dead
@@ -66,9 +65,18 @@ class KafkaConfig(BaseModel):
     ``connect_backoff`` bound how long a client tries to reach the cluster at start.
     The fetch sizes bound what a consumer holds beyond its in-flight window (lower
     them for large records or tight memory).
+
+    SASL and TLS: see `KafkaSecurity` (``security_protocol``, ``sasl_*``, ``ssl_*``).
+    ``compression``: the codec of every producer (``gzip``, ``snappy``, ``lz4``,
+    ``zstd`` or ``none``; a `ProducerSettings.compression` overrides it); the codec's
+    library must be installed (``snappy``/``lz4``/``zstd`` need ``cramjam``).
+    ``options``: any other aiokafka client keyword (e.g. ``metadata_max_age_ms``,
+    ``connections_max_idle_ms``, ``isolation_level``, ``enable_idempotence``), given
+    to each client class whose constructor takes it; an unknown name, or one that a
+    field or reagents itself sets, is refused with what to do instead.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
     bootstrap_servers: str = Field(default_factory=lambda: os.environ.get(BOOTSTRAP_ENV, ""))
     client_id: str = "reagents"
@@ -81,11 +89,23 @@ class KafkaConfig(BaseModel):
     fetch_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     connect_attempts: int = Field(default=5, ge=1)
     connect_backoff: float = Field(default=0.5, ge=0)
+    compression: Compression | None = None
+    options: dict[str, object] = Field(default_factory=dict)
 
     @field_validator("bootstrap_servers")
     @classmethod
     def _has_servers(cls, value: str) -> str:
         return resolve_bootstrap(value)
+
+    @field_validator("compression")
+    @classmethod
+    def _codec_installed(cls, value: Compression | None) -> Compression | None:
+        return check_compression(value)
+
+    @field_validator("options")
+    @classmethod
+    def _known_options(cls, value: dict[str, object]) -> dict[str, object]:
+        return check_passthrough(value)
 
     @model_validator(mode="after")
     def _heartbeat_below_session(self) -> KafkaConfig:
@@ -106,18 +126,33 @@ class KafkaConfig(BaseModel):
         return config
 
     def client_options(self) -> dict[str, object]:
-        """Keyword arguments every aiokafka client accepts."""
+        """Keyword arguments every aiokafka client accepts (security included)."""
         return {
             "bootstrap_servers": self.bootstrap_servers,
             "client_id": self.client_id,
             "request_timeout_ms": self.request_timeout_ms,
             "retry_backoff_ms": self.retry_backoff_ms,
+            **self.security_options(),
+        }
+
+    def admin_options(self) -> dict[str, object]:
+        """Keyword arguments for an ``AIOKafkaAdminClient``."""
+        return {**self.client_options(), **accepted_by("AIOKafkaAdminClient", self.options)}
+
+    def producer_options(self) -> dict[str, object]:
+        """Keyword arguments for an ``AIOKafkaProducer`` (reagents adds acks and batching)."""
+        codec = self.compression
+        return {
+            **self.client_options(),
+            "compression_type": None if codec == "none" else codec,
+            **accepted_by("AIOKafkaProducer", self.options),
         }
 
     def consumer_options(self) -> dict[str, object]:
         """Keyword arguments for an aiokafka consumer (auto-commit always off)."""
         return {
             **self.client_options(),
+            **accepted_by("AIOKafkaConsumer", self.options),
             "session_timeout_ms": self.session_timeout_ms,
             "heartbeat_interval_ms": self.heartbeat_interval_ms,
             "max_poll_interval_ms": self.max_poll_interval_ms,

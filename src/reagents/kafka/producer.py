@@ -18,11 +18,12 @@ import logging
 from collections import deque
 from collections.abc import Iterable, Sequence
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from reagents.errors import ReagentsError
+from reagents.kafka.client_options import Compression, check_compression
 from reagents.kafka.config import KafkaConfig, require_aiokafka
 from reagents.kafka.topic_cache import TopicCache
 from reagents.kafka.topology import create_hint
@@ -32,7 +33,6 @@ __all__ = ["KafkaSendError", "MissingTopicError", "ProducerSettings", "ReliableP
 _log = logging.getLogger(__name__)
 
 Headers = list[tuple[str, bytes]]
-Compression = Literal["gzip", "snappy", "lz4", "zstd"]
 
 
 class KafkaSendError(ReagentsError, RuntimeError):
@@ -49,6 +49,9 @@ class MissingTopicError(KafkaSendError):
 
 class ProducerSettings(BaseModel):
     """Batching, compression and retries of a producer (``acks`` is always ``all``).
+
+    ``compression``: ``gzip``, ``snappy``, ``lz4``, ``zstd`` or ``none``; unset, the
+    producer uses `KafkaConfig.compression`.
 
     ``auto_create_topics``: send to topics the cluster does not list, leaving it to the
     broker to create them (if it is configured to); off, such a send raises
@@ -67,6 +70,11 @@ class ProducerSettings(BaseModel):
     max_pending: int = Field(default=10_000, ge=1)
     auto_create_topics: bool = False
     topic_recheck: float = Field(default=0.5, ge=0)
+
+    @field_validator("compression")
+    @classmethod
+    def _codec_installed(cls, value: Compression | None) -> Compression | None:
+        return value if value == "none" else check_compression(value)
 
 
 class _Pending:
@@ -107,12 +115,11 @@ class ReliableProducer:
                 return
             aiokafka = require_aiokafka()
             s = self.settings
+            options = self.config.producer_options()
+            if s.compression is not None:
+                options["compression_type"] = None if s.compression == "none" else s.compression
             producer = aiokafka.AIOKafkaProducer(
-                **self.config.client_options(),
-                acks="all",
-                linger_ms=s.linger_ms,
-                max_batch_size=s.max_batch_size,
-                compression_type=s.compression,
+                **options, acks="all", linger_ms=s.linger_ms, max_batch_size=s.max_batch_size
             )
             await self.config.start_client(producer.start, producer.stop, self.what)
             self._producer = producer

@@ -90,7 +90,7 @@ async def ensure_topics(
     """
     admin_mod = require_aiokafka("admin")
     specs = [TopicSpec(name=t) if isinstance(t, str) else t for t in topics]
-    admin = admin_mod.AIOKafkaAdminClient(**config.client_options())
+    admin = admin_mod.AIOKafkaAdminClient(**config.admin_options())
     await config.start_client(admin.start, admin.close, "admin")
     try:
         existing = set(await admin.list_topics())

@@ -4,6 +4,10 @@ jsonpath-ng follows RFC 9535, where ``[?(...)]`` only selects children of arrays
 objects, so ``$.priority[?(@ < 3)]`` never matches a number. Event filters are
 written that way (the article does), so a filter applied to a scalar tests the
 scalar itself here.
+
+A regex after ``=~`` may be quoted (``"^A"``) or a literal between slashes, as the
+reference article writes it: ``$.payload.symbol[?(@ =~ /^AAPL|MSFT|GOOGL$/)]``, with
+flags ``i``, ``m``, ``s`` (``/^aapl$/i``); see `reagents.operators._regex_literal`.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from jsonpath_ng.ext.string import Sub
 
 from reagents.errors import FilterSyntaxError
 from reagents.operators._regex import Search, compile_search
+from reagents.operators._regex_literal import lift_regex_literals, lifted_pattern
 
 __all__ = ["compile_jsonpath"]
 
@@ -45,7 +50,7 @@ class _LinearRegexExpression(Expression):
         return [item for item in found if isinstance(item.value, str) and self.search(item.value)]
 
 
-def _prepare(root: JSONPath, expression: str) -> None:
+def _prepare(root: JSONPath, expression: str, patterns: list[str]) -> None:
     # One pass over the tree (iterative: a hostile path may nest thousands deep):
     # bound the depth, refuse what cannot evaluate, make filters scalar-aware and
     # move regexes to RE2.
@@ -65,16 +70,20 @@ def _prepare(root: JSONPath, expression: str) -> None:
         if type(node) is Filter:
             node.__class__ = _ScalarAwareFilter
         if type(node) is Expression and node.op == "=~":
-            _linear_regex(node, expression)
+            _linear_regex(node, expression, patterns)
         children = [getattr(node, name, None) for name in _CHILDREN]
         children.extend(getattr(node, "expressions", ()) or ())
         stack.extend((child, depth + 1) for child in children if isinstance(child, JSONPath))
 
 
-def _linear_regex(node: Expression, expression: str) -> None:
-    if not isinstance(node.value, str):
-        raise _refuse(f"=~ needs a quoted regular expression, not {node.value!r}", expression)
-    search = compile_search(node.value, expression=expression)
+def _linear_regex(node: Expression, expression: str, patterns: list[str]) -> None:
+    pattern = lifted_pattern(node.value, patterns)
+    if not isinstance(pattern, str):
+        raise _refuse(
+            f"=~ needs a regular expression, quoted or between slashes, not {node.value!r}",
+            expression,
+        )
+    search = compile_search(pattern, expression=expression)
     node.__class__ = _LinearRegexExpression
     cast(_LinearRegexExpression, node).search = search
 
@@ -94,10 +103,12 @@ def compile_jsonpath(expression: str) -> JSONPath:
 
     Also refused here rather than failing on every event: ``&`` (jsonpath-ng cannot
     evaluate it), ``sub()`` (a backtracking regex), paths nested over 100 levels,
-    and a ``=~`` regex that RE2 cannot run (see `reagents.operators._regex`).
+    and a ``=~`` regex that RE2 cannot run (see `reagents.operators._regex`), or an
+    unterminated ``/regex/`` literal or one with a flag other than ``i``, ``m``, ``s``.
     """
+    text, patterns = lift_regex_literals(expression)
     try:
-        compiled = parse(expression)
+        compiled = parse(text)
     except (JSONPathError, Exception) as error:
         message = str(error) or type(error).__name__
         position = _position_of(message, expression)
@@ -106,7 +117,7 @@ def compile_jsonpath(expression: str) -> JSONPath:
             expression=expression,
             position=position,
         ) from None
-    _prepare(compiled, expression)
+    _prepare(compiled, expression, patterns)
     return compiled
 
 

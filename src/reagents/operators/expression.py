@@ -45,7 +45,9 @@ Semantics, kept deliberately simple (two-valued; SQL's "unknown" collapses to fa
   ``\\s``, ``\\b`` are ASCII only (see `reagents.operators._regex`).
 - A bare field means "present and truthy": ``NOT payload.halted`` passes events
   without ``halted`` too.
-- Everything on ``type`` ignores case, like `where_type`; its values must be text.
+- Text compares exactly (``=``, ``IN``, ``CONTAINS``, ``MATCHES``), as `where_content`
+  and `where_regex` do by default; only ``type`` ignores case, like `where_type`
+  (its values must be text). ``MATCHES '(?i)...'`` matches ignoring case.
 - ``target`` is the list of addressed agents: ``target CONTAINS 'pricer'`` asks
   whether an event is addressed to ``pricer`` (``target = pricer`` is always false),
   and a bare ``target`` whether it is addressed at all.

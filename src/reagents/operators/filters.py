@@ -7,6 +7,14 @@ observable filters it, so it also drops straight into ``.pipe(...)``::
 
     --a--b--c--|   where_type("a*")
     --a--------|
+
+Case, one rule for every filter: text is compared exactly (case-sensitive) by
+`where_content`, `where_regex`, `where_jsonpath`'s ``=~`` and the ``where`` language's
+``=``, ``IN``, ``CONTAINS`` and ``MATCHES``; only the event type, an identifier, ignores
+case everywhere (`where_type`, ``type = ...``). To ignore case, say so:
+``case_sensitive=False`` (`where_content`, `where_regex`), ``(?i)`` at the start of a
+regex (``MATCHES '(?i)volatility'``, ``=~ "(?i)^aapl$"``) or ``/^aapl$/i`` in a
+JSONPath; ``where_type(..., case_sensitive=True)`` for an exact type.
 """
 
 from __future__ import annotations
@@ -112,7 +120,7 @@ class ContentFilter(Filter):
 
     __slots__ = ("case_sensitive", "text")
 
-    def __init__(self, text: str, case_sensitive: bool = False) -> None:
+    def __init__(self, text: str, case_sensitive: bool = True) -> None:
         if not text:
             raise FilterSyntaxError("a content filter needs non-empty text", expression=text)
         self.text = text
@@ -228,8 +236,12 @@ def where_type(pattern: str, case_sensitive: bool = False) -> TypeFilter:
     return TypeFilter(pattern, case_sensitive)
 
 
-def where_content(text: str, case_sensitive: bool = False) -> ContentFilter:
-    """Events whose payload JSON contains ``text``; case-insensitive by default."""
+def where_content(text: str, case_sensitive: bool = True) -> ContentFilter:
+    """Events whose payload JSON contains ``text``, exactly as written by default.
+
+    ``case_sensitive=False`` ignores case (the article's ``content_filter`` with
+    ``case_sensitive=False``), as ``(?i)`` does for `where_regex` and ``MATCHES``.
+    """
     return ContentFilter(text, case_sensitive)
 
 
@@ -242,6 +254,8 @@ def where_regex(pattern: str, field: str | None = None, case_sensitive: bool = T
     """Events where ``pattern`` is found in ``field`` (default: the payload's JSON text).
 
     RE2 syntax, run in linear time; `FilterSyntaxError` for a pattern RE2 cannot run.
+    Case-sensitive, like every text filter; ``case_sensitive=False`` or a leading
+    ``(?i)`` ignores case.
     """
     return RegexFilter(pattern, field, case_sensitive)
 
