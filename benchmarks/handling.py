@@ -6,7 +6,8 @@ A runner with a do-nothing sync handler is handed N deliveries and run until eve
 is settled; the figure is CPU µs per event (``time.process_time``), min/median/max over
 interleaved rounds. ``--tracing`` adds rounds with OpenTelemetry spans on (an SDK
 tracer provider whose spans go nowhere: the cost of making them). The latency
-histogram's own cost (one ``add``) is timed alone too. Nothing here is asserted.
+sketches' own cost (one ``LatencyParts.record``: total, wait, handling) is timed
+alone. Nothing here is asserted.
 """
 
 from __future__ import annotations
@@ -71,16 +72,16 @@ async def handle_all(events: list[AgentEvent], observer: Any = None) -> float:
     return elapsed / len(events) * 1e6
 
 
-def histogram_ns(count: int) -> float:
-    """ns per `LatencyHistogram.add` (the whole-run latency histogram)."""
-    from reagents.pipelines.latency import LatencyHistogram
+def sketch_ns(count: int) -> float:
+    """ns per `LatencyParts.record` (the whole-run latency, its wait and handling)."""
+    from reagents.pipelines.latency import LatencyParts
 
-    histogram = LatencyHistogram()
-    values = [(i % 1000) * 1e-5 for i in range(count)]
-    add = histogram.add
+    parts = LatencyParts()
+    values = [(i % 1000) * 10_000 + 1_000 for i in range(count)]  # 1 µs .. 10 ms
+    record = parts.record
     started = time.perf_counter()
     for value in values:
-        add(value)
+        record(value, value >> 2)
     return (time.perf_counter() - started) / count * 1e9
 
 
@@ -117,10 +118,10 @@ def main() -> None:
         added = [b - a for a, b in zip(off, on, strict=True)]
         print(f"  tracing adds:        {spread(added)}")
     try:
-        hist = [histogram_ns(args.events) for _ in range(args.rounds)]
+        sketch = [sketch_ns(args.events) for _ in range(args.rounds)]
     except ImportError:
-        return  # a checkout without the whole-run histogram
-    print(f"  LatencyHistogram.add: {spread(hist)} ns")
+        return  # a checkout without the whole-run latency sketch
+    print(f"  LatencyParts.record (3 sketches): {spread(sketch)} ns")
 
 
 if __name__ == "__main__":

@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 from enum import StrEnum
 
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from reagents.pipelines.pipeline import Pipeline
+from reagents.pipelines.snapshots import NAME_WIDTH as _NAME_WIDTH
 from reagents.sources.file import FileSource
 
 __all__ = ["Monitor", "Outcome", "summary"]
@@ -99,16 +101,33 @@ def summary(console: Console, pipeline: Pipeline, outcome: Outcome, seconds: flo
         )
     )
     stats = pipeline.stats()
-    for title, rows in (("agents and sinks", stats.rows()), ("model usage", stats.model_rows())):
+    for title, rows in (
+        ("agents and sinks", stats.rows()),
+        (_LATENCY_TITLE, stats.latency_rows()),
+        ("model usage", stats.model_rows()),
+    ):
         if len(rows) > 1:
             console.print(_table(title, rows))
 
 
+_LATENCY_TITLE = "latency, whole run: routed → handled = waiting + handling (±0.8%)"
+
+
 def _table(title: str, rows: list[list[str]]) -> Table:
+    """A borderless table: 2 spaces between columns, so the stats fit 80 columns."""
     head, *body = rows
-    table = Table(*head[:1], title=title, title_justify="left")
+    name = Column(head[0], overflow="ellipsis", no_wrap=True, min_width=_NAME_WIDTH)
+    table = Table(
+        name,
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+    )
     for column in head[1:]:
-        table.add_column(column, justify="right")
+        table.add_column(column, justify="right", no_wrap=True)
     for row in body:
         table.add_row(*(Text(cell) for cell in row))
     return table

@@ -123,7 +123,7 @@ class Bus:
         table = StatsTable()
         for runner in self.runners():
             table[runner.id] = runner.snapshot()
-            table.latency[runner.id] = runner.stats.histogram.snapshot()
+            table.latency[runner.id] = runner.stats.latency.total.digest().buckets()
         return table
 
     def subscriptions_index(self) -> dict[str, list[str]]:

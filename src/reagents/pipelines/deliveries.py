@@ -69,7 +69,7 @@ class Delivery:
         self.event = event
         self.ack = ack
         self.depth = depth
-        self.enqueued_at = 0.0
+        self.enqueued_at = 0  # time.perf_counter_ns() when queued for the agent
         self.attempts = 0
         self.first_failure_at: datetime | None = None
         self.holders = 1
@@ -146,7 +146,7 @@ class FlowItem:
             self.event = members[-1].event
             self.priority = min(m.event.priority for m in members)
             self.depth = max(m.depth for m in members)
-        self.enqueued_at = 0.0
+        self.enqueued_at = 0  # time.perf_counter_ns() when queued for the agent
         self.attempts = 0
         self.first_failure_at: datetime | None = None
 

@@ -1,19 +1,19 @@
-"""Per-agent and bus-wide counters, latency percentiles, cheap to update on every event."""
+"""Per-agent and bus-wide counters, latency percentiles, cheap to update on every event.
+
+`StatsSnapshot`, `StatsTable` and `with_model_usage` live in `snapshots`; they are
+re-exported here, where callers have always found them.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections import deque
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from html import escape
-from statistics import quantiles
+from dataclasses import dataclass, field
 from typing import Protocol
 
-from reagents.ai.usage import ModelUsage
 from reagents.events import AgentEvent
 from reagents.operators.filters import Filter
-from reagents.pipelines.latency import LatencyBuckets, LatencyHistogram
+from reagents.pipelines.latency import LatencyDigest, LatencyParts
+from reagents.pipelines.snapshots import StatsSnapshot, StatsTable, with_model_usage
 from reagents.pipelines.tap import EventTap
 
 __all__ = [
@@ -26,8 +26,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-_LATENCY_SAMPLES = 4096
 
 
 class BusCounters:
@@ -51,8 +49,8 @@ class BusCounters:
 class AgentStats:
     """Live counters of one agent or sink; `snapshot` freezes them for display.
 
-    ``latencies`` is a sliding sample (for p50/p99 of recent work); ``histogram``
-    counts every latency of the run in fixed buckets (for ``/metrics``).
+    ``latency`` counts every handled event's latency of the run (see `LatencyParts`):
+    the runner calls ``latency.record(queued_ns, handling_ns)``.
     """
 
     received: int = 0
@@ -63,22 +61,11 @@ class AgentStats:
     emitted: int = 0
     in_flight: int = 0
     filter_errors: int = 0
-    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=_LATENCY_SAMPLES))
-    histogram: LatencyHistogram = field(default_factory=LatencyHistogram)
-
-    def record(self, seconds: float) -> None:
-        """One handled event's latency, from routing to handled."""
-        self.latencies.append(seconds)
-        self.histogram.add(seconds)
+    latency: LatencyParts = field(default_factory=LatencyParts)
 
     def snapshot(self, name: str, queue_depth: int) -> StatsSnapshot:
-        """The counters now, with p50/p99 over the most recent latencies (ms)."""
-        p50 = p99 = 0.0
-        if len(self.latencies) >= 2:
-            cuts = quantiles(self.latencies, n=100, method="inclusive")
-            p50, p99 = cuts[49] * 1000, cuts[98] * 1000
-        elif self.latencies:
-            p50 = p99 = self.latencies[0] * 1000
+        """The counters now, with latency percentiles over the whole run (ms)."""
+        total, queued, handling = (_Millis(sketch.digest()) for sketch in self.latency.parts())
         return StatsSnapshot(
             name=name,
             received=self.received,
@@ -89,10 +76,34 @@ class AgentStats:
             emitted=self.emitted,
             in_flight=self.in_flight,
             queue_depth=queue_depth,
-            latency_p50_ms=p50,
-            latency_p99_ms=p99,
+            latency_p50_ms=total.at(0.5),
+            latency_p99_ms=total.at(0.99),
             filter_errors=self.filter_errors,
+            latency_p90_ms=total.at(0.9),
+            latency_p999_ms=total.at(0.999),
+            latency_max_ms=total.max,
+            queued_p50_ms=queued.at(0.5),
+            queued_p90_ms=queued.at(0.9),
+            queued_p99_ms=queued.at(0.99),
+            queued_p999_ms=queued.at(0.999),
+            queued_max_ms=queued.max,
+            handling_p50_ms=handling.at(0.5),
+            handling_p90_ms=handling.at(0.9),
+            handling_p99_ms=handling.at(0.99),
+            handling_p999_ms=handling.at(0.999),
+            handling_max_ms=handling.max,
         )
+
+
+class _Millis:
+    """A digest's percentiles in milliseconds."""
+
+    def __init__(self, digest: LatencyDigest) -> None:
+        self.digest = digest
+        self.max = digest.max * 1000
+
+    def at(self, q: float) -> float:
+        return self.digest.quantile(q) * 1000
 
 
 class _Counted(Protocol):
@@ -120,135 +131,3 @@ def count_filter_error(
             event.event_id,
             error,
         )
-
-
-@dataclass(frozen=True, slots=True)
-class StatsSnapshot:
-    """One agent's counters at one moment. Latency: from routing to handled, in ms."""
-
-    name: str
-    received: int
-    processed: int
-    failed: int
-    retried: int
-    dead_lettered: int
-    emitted: int
-    in_flight: int
-    queue_depth: int
-    latency_p50_ms: float
-    latency_p99_ms: float
-    filter_errors: int = 0
-    """Events its subscription filter raised on (each counted as no match)."""
-    model_requests: int = 0
-    """An LLM agent's requests to its model (0 for other agents; see `LLMAgent.usage`)."""
-    input_tokens: int = 0
-    """An LLM agent's input tokens so far."""
-    output_tokens: int = 0
-    """An LLM agent's output tokens so far."""
-    cost_usd: float = 0.0
-    """An LLM agent's cost so far in USD (0 without a price for its model)."""
-
-
-def with_model_usage(snapshot: StatsSnapshot, usage: ModelUsage) -> StatsSnapshot:
-    """``snapshot`` with an LLM agent's model requests, tokens and cost filled in."""
-    return replace(
-        snapshot,
-        model_requests=usage.requests,
-        input_tokens=usage.input_tokens,
-        output_tokens=usage.output_tokens,
-        cost_usd=usage.cost_usd or 0.0,
-    )
-
-
-_COLUMNS = (
-    ("agent", "name"),
-    ("received", "received"),
-    ("processed", "processed"),
-    ("failed", "failed"),
-    ("retried", "retried"),
-    ("dead letters", "dead_lettered"),
-    ("emitted", "emitted"),
-    ("in flight", "in_flight"),
-    ("queued", "queue_depth"),
-    ("p50 ms", "latency_p50_ms"),
-    ("p99 ms", "latency_p99_ms"),
-)
-
-
-_MODEL_COLUMNS = (
-    ("LLM agent", "name"),
-    ("requests", "model_requests"),
-    ("tokens in", "input_tokens"),
-    ("tokens out", "output_tokens"),
-    ("cost USD", "cost_usd"),
-)
-
-
-class StatsTable(dict[str, StatsSnapshot]):
-    """Snapshots by agent id; renders as a text or HTML table (and one of model usage,
-    when LLM agents called their models). ``latency`` holds each one's whole-run
-    latency histogram (for metrics; not shown in the table)."""
-
-    def __init__(
-        self,
-        snapshots: Mapping[str, StatsSnapshot] | None = None,
-        latency: Mapping[str, LatencyBuckets] | None = None,
-    ) -> None:
-        super().__init__(snapshots or {})
-        self.latency: dict[str, LatencyBuckets] = dict(latency or {})
-
-    def rows(self) -> list[list[str]]:
-        """Header row first, then one row per agent, all as text."""
-        return self._table(_COLUMNS, self.values())
-
-    def model_rows(self) -> list[list[str]]:
-        """Header row, then one row per agent that called a model (empty: none did)."""
-        called = [snap for snap in self.values() if snap.model_requests]
-        return self._table(_MODEL_COLUMNS, called) if called else []
-
-    @staticmethod
-    def _table(
-        columns: tuple[tuple[str, str], ...], snaps: Iterable[StatsSnapshot]
-    ) -> list[list[str]]:
-        rows = [[title for title, _ in columns]]
-        rows.extend([_cell(getattr(snap, attr), attr) for _, attr in columns] for snap in snaps)
-        return rows
-
-    def __str__(self) -> str:
-        text = _text(self.rows())
-        models = self.model_rows()
-        return f"{text}\n\n{_text(models)}" if models else text
-
-    def _repr_html_(self) -> str:
-        return "".join(_html(rows) for rows in (self.rows(), self.model_rows()) if rows)
-
-
-def _text(rows: list[list[str]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(
-            c.rjust(w) if i else c.ljust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in rows
-    )
-
-
-def _html(rows: list[list[str]]) -> str:
-    head, *body = rows
-    th = "".join(_html_cell("th", i, c) for i, c in enumerate(head))
-    trs = "".join(
-        "<tr>" + "".join(_html_cell("td", i, c) for i, c in enumerate(r)) + "</tr>" for r in body
-    )
-    return f"<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>"
-
-
-def _html_cell(tag: str, column: int, text: str) -> str:
-    align = ' style="text-align:right"' if column else ""  # numbers right, names left
-    return f"<{tag}{align}>{escape(text)}</{tag}>"
-
-
-def _cell(value: object, attr: str = "") -> str:
-    if attr == "cost_usd":
-        return f"{value:.4f}"  # cents and below: a call costs fractions of a cent
-    return f"{value:.2f}" if isinstance(value, float) else str(value)

@@ -47,7 +47,8 @@ def stats_snapshot(pipeline: Pipeline) -> dict[str, Any]:
 
 @router.get("/stats", dependencies=[Depends(require(Scope.READ))])
 async def stats(request: Request) -> dict[str, Any]:
-    """Every agent's counters (received, processed, failed, queue depth, p50/p99 latency
-    in ms...), the bus counters and the deliveries in flight."""
+    """Every agent's counters (received, processed, failed, queue depth, latency
+    percentiles in ms over the whole run...), the bus counters and the deliveries in
+    flight."""
     pipeline: Pipeline = request.app.state.reagents.pipeline
     return stats_snapshot(pipeline)

@@ -39,6 +39,9 @@ _TITLES = {
     "in_flight": "in flight (being handled)",
     "latency_p50_ms": "latency p50 (ms)",
     "latency_p99_ms": "latency p99 (ms)",
+    "latency_p999_ms": "latency p99.9 (ms)",
+    "queued_p99_ms": "waiting p99 (ms)",
+    "handling_p99_ms": "handling p99 (ms)",
 }
 
 
