@@ -104,10 +104,9 @@ from reagents.sources.base import Source
 from reagents.sources.file import FileSource
 from reagents.sources.kafka import KafkaSource
 from reagents.sources.memory import MemorySource
+from reagents.version import __version__
 from reagents.views.graph import PipelineGraph, pipeline_graph
 from reagents.views.monitor import StatsRecorder
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Agent",

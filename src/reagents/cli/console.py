@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.text import Text
 
 from reagents.errors import ReagentsError
+from reagents.extras import MissingExtraError
 from reagents.pipelines.lifecycle import SourceFailedError
 
 __all__ = [
@@ -65,6 +66,8 @@ def friendly(command: Callable[P, R]) -> Callable[P, R]:
             fail(error.message, error.code)
         except SourceFailedError as error:
             fail(str(error), RUNTIME)
+        except MissingExtraError as error:  # its message is the pip line
+            fail(str(error), USAGE)
         except ReagentsError as error:  # ConfigurationError, FilterSyntaxError, ...
             fail(f"{type(error).__name__}: {error}", USAGE)
 

