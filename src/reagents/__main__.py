@@ -11,17 +11,16 @@ from __future__ import annotations
 import os
 import sys
 
-from reagents.extras import has_module
+from reagents.extras import CLI_HINT, CLI_MODULES, has_module
 
-__all__ = ["CLI_HINT", "main"]
+__all__ = ["main"]
 
-CLI_HINT = "the reagents command needs its extra: pip install 'reagents[cli]'"
 _USAGE = 2  # reagents.cli.console.USAGE, which cannot be imported without the extra
 
 
 def main() -> None:
     """Run the ``reagents`` command (or say how to install it)."""
-    if not all(has_module(name) for name in ("typer", "rich")):
+    if not all(has_module(name) for name in CLI_MODULES):
         line = f"error: {CLI_HINT}"
         if sys.stderr.isatty() and "NO_COLOR" not in os.environ:
             line = f"\x1b[1;31m{line}\x1b[0m"  # red, like the command's other errors

@@ -15,7 +15,18 @@ from types import ModuleType
 
 from reagents.errors import ReagentsError
 
-__all__ = ["BROKER_HINT", "KAFKA_HINT", "MissingExtraError", "has_module", "require_extra"]
+__all__ = [
+    "BROKER_HINT",
+    "CLI_HINT",
+    "CLI_MODULES",
+    "KAFKA_HINT",
+    "MissingExtraError",
+    "has_module",
+    "require_extra",
+]
+
+CLI_HINT = "the reagents command needs its extra: pip install 'reagents[cli]'"
+CLI_MODULES = ("typer", "rich")
 
 KAFKA_HINT = "Kafka support needs aiokafka: pip install 'reagents[kafka]'"
 BROKER_HINT = (

@@ -14,6 +14,11 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
+from reagents.extras import CLI_HINT, CLI_MODULES, MissingExtraError, has_module
+
+if not all(has_module(name) for name in CLI_MODULES):
+    raise MissingExtraError(CLI_HINT)
+
 import typer
 
 from reagents.cli.commands import GraphFormat as GraphFormat
