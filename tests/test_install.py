@@ -170,3 +170,21 @@ def test_make_test_installs_every_extra_and_then_the_demo_needs_nothing(
     done = checkout.make("demo", f"PYTHON={python}")
     assert done.returncode == 0, done.stderr
     assert not [line for line in checkout.ran() if line.startswith("pip")]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["kafka", "replay", "market", "--out", "market.jsonl"],
+        ["replay", "--kafka", "market", "--out", "market.jsonl"],
+    ],
+)
+def test_kafka_commands_without_aiokafka_name_the_pip_line(
+    args: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setitem(sys.modules, "aiokafka", None)  # as if not installed
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, [*args, "--bootstrap", "127.0.0.1:9"])
+    assert result.exit_code == 2
+    assert result.stderr == ("error: Kafka support needs aiokafka: pip install 'reagents[kafka]'\n")
+    assert not (tmp_path / "market.jsonl").exists()

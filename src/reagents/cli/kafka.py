@@ -176,6 +176,8 @@ def replay_command(
             idle=idle,
             progress=progress,
         )
+    except MissingExtraError as error:  # like every command: its pip line, exit code 2
+        fail(str(error), USAGE)
     except ReagentsError as error:
         _err().print(Text(f"error: {error}", style="bold red"))
         raise typer.Exit(1) from None
