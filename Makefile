@@ -60,7 +60,7 @@ $(STAMP): $(MARK) pyproject.toml
 
 # The demo's own stamp: nothing to install when `make test` installed everything since.
 $(DEMO): $(MARK) pyproject.toml
-	@if [ ! $(STAMP) -nt pyproject.toml ] || [ ! $(STAMP) -nt $(MARK) ]; then \
+	@if [ ! -e $(STAMP) ] || [ pyproject.toml -nt $(STAMP) ] || [ $(MARK) -nt $(STAMP) ]; then \
 		echo "$(BIN)/pip install --quiet -e '$(DEMO_EXTRAS)'"; \
 		$(BIN)/pip install --quiet -e '$(DEMO_EXTRAS)' || exit 1; fi
 	touch $(DEMO)
