@@ -23,20 +23,21 @@ DEMO_EXTRAS := .[cli]
 # X.Y of a Python (empty when it does not run). A venv is marked with the X.Y it was
 # made with: another $(PYTHON) (an old 3.10 .venv, a new 3.13) means a new mark, and
 # the venv is made again instead of being reused forever.
-PY_VERSION = $(shell $(1) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
-PYTHON_XY := $(call PY_VERSION,$(PYTHON))
+XY        := -c 'import sys; print("%d.%d" % sys.version_info[:2])'
+PYTHON_XY := $(shell $(PYTHON) $(XY) 2>/dev/null)
 MARK      := $(VENV)/.python-$(PYTHON_XY)
 
-# (venv, python, X.Y): refuse a Python older than 3.11 before anything is made, then
-# (re)make the venv unless it already runs that X.Y, and mark it with it.
+# (venv, python): refuse a Python older than 3.11 before anything is made, then
+# (re)make the venv unless it already runs that X.Y, and mark it with it. The version
+# is asked in the recipe's shell, which sees the PYENV_VERSION exported above.
 TOO_OLD = echo "make: reagents needs Python >= 3.11; '$(1)' $(2)" >&2; \
 	echo "  (pass PYTHON=/path/to/python3.11 or newer; make clean removes old venvs)" >&2; exit 1
 define make_venv
-	@v='$(3)'; [ -n "$$v" ] || { $(call TOO_OLD,$(2),does not run); }; \
+	@v=$$($(2) $(XY) 2>/dev/null); [ -n "$$v" ] || { $(call TOO_OLD,$(2),does not run); }; \
 	major=$${v%%.*}; minor=$${v#*.}; \
 	if [ "$$major" -lt 3 ] || { [ "$$major" -eq 3 ] && [ "$$minor" -lt 11 ]; }; then \
 		$(call TOO_OLD,$(2),is Python $$v); fi; \
-	have=$$($(1)/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null); \
+	have=$$($(1)/bin/python $(XY) 2>/dev/null); \
 	if [ "$$have" != "$$v" ] && [ -e $(1) ]; then \
 		echo "make: $(1) runs Python $${have:-(broken)}, '$(2)' is $$v: making it again" >&2; \
 		rm -rf $(1); fi; \
@@ -52,7 +53,7 @@ NO_PY313 = make test: SKIPPED the Python 3.13 run: '$(PYTHON313)' is missing, do
 .PHONY: demo test browser pytest-3.13 lint bench bench-llm bench-kafka bench-http clean
 
 $(MARK):
-	$(call make_venv,$(VENV),$(PYTHON),$(PYTHON_XY))
+	$(call make_venv,$(VENV),$(PYTHON))
 
 $(STAMP): $(MARK) pyproject.toml
 	$(BIN)/pip install --quiet -e '$(EXTRAS)'
@@ -66,7 +67,7 @@ $(DEMO): $(MARK) pyproject.toml
 	touch $(DEMO)
 
 $(VENV313)/.python-3.13:
-	$(call make_venv,$(VENV313),$(PYTHON313),$(call PY_VERSION,$(PYTHON313)))
+	$(call make_venv,$(VENV313),$(PYTHON313))
 
 $(VENV313)/.installed: $(VENV313)/.python-3.13 pyproject.toml
 	$(VENV313)/bin/pip install --quiet -e '$(EXTRAS)'
