@@ -1,4 +1,5 @@
-# One virtualenv per checkout; every target installs what it needs into it.
+# One virtualenv per checkout: `make demo` installs the library and its CLI into it,
+# `make test` (and the other targets) everything, dev tools included.
 # `make test` also runs pytest in a second one on Python 3.13 (when there is one).
 PYTHON    ?= python3
 PYTHON313 ?= python3.13
@@ -14,7 +15,36 @@ VENV      ?= .venv
 VENV313   ?= .venv-3.13
 BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.installed
-EXTRAS    := .[dev,kafka,ai,notebooks,server,otel]
+DEMO      := $(VENV)/.installed-demo
+EXTRAS    := .[dev,cli,kafka,broker,ai,notebooks,server,otel]
+# What examples/trading.py needs: the core and the CLI's rich (no dev tools, no Kafka).
+DEMO_EXTRAS := .[cli]
+
+# X.Y of a Python (empty when it does not run). A venv is marked with the X.Y it was
+# made with: another $(PYTHON) (an old 3.10 .venv, a new 3.13) means a new mark, and
+# the venv is made again instead of being reused forever.
+XY        := -c 'import sys; print("%d.%d" % sys.version_info[:2])'
+PYTHON_XY := $(shell $(PYTHON) $(XY) 2>/dev/null)
+MARK      := $(VENV)/.python-$(PYTHON_XY)
+
+# (venv, python): refuse a Python older than 3.11 before anything is made, then
+# (re)make the venv unless it already runs that X.Y, and mark it with it. The version
+# is asked in the recipe's shell, which sees the PYENV_VERSION exported above.
+TOO_OLD = echo "make: reagents needs Python >= 3.11; '$(1)' $(2)" >&2; \
+	echo "  (pass PYTHON=/path/to/python3.11 or newer; make clean removes old venvs)" >&2; exit 1
+define make_venv
+	@v=$$($(2) $(XY) 2>/dev/null); [ -n "$$v" ] || { $(call TOO_OLD,$(2),does not run); }; \
+	major=$${v%%.*}; minor=$${v#*.}; \
+	if [ "$$major" -lt 3 ] || { [ "$$major" -eq 3 ] && [ "$$minor" -lt 11 ]; }; then \
+		$(call TOO_OLD,$(2),is Python $$v); fi; \
+	have=$$($(1)/bin/python $(XY) 2>/dev/null); \
+	if [ "$$have" != "$$v" ] && [ -e $(1) ]; then \
+		echo "make: $(1) runs Python $${have:-(broken)}, '$(2)' is $$v: making it again" >&2; \
+		rm -rf $(1); fi; \
+	if [ ! -x $(1)/bin/python ]; then echo "$(2) -m venv $(1)"; \
+		$(2) -m venv $(1) && $(1)/bin/pip install --quiet --upgrade pip || exit 1; fi; \
+	rm -f $(1)/.python-*; touch $@
+endef
 
 # True when $(PYTHON313) runs and is Python 3.13 (a pyenv shim may exist and not run).
 HAVE_PY313 = $(PYTHON313) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null
@@ -22,24 +52,30 @@ NO_PY313 = make test: SKIPPED the Python 3.13 run: '$(PYTHON313)' is missing, do
 
 .PHONY: demo test browser pytest-3.13 lint bench bench-llm bench-kafka bench-http clean
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+$(MARK):
+	$(call make_venv,$(VENV),$(PYTHON))
 
-$(STAMP): $(BIN)/python pyproject.toml
+$(STAMP): $(MARK) pyproject.toml
 	$(BIN)/pip install --quiet -e '$(EXTRAS)'
 	touch $(STAMP)
 
-$(VENV313)/bin/python:
-	$(PYTHON313) -m venv $(VENV313)
-	$(VENV313)/bin/pip install --quiet --upgrade pip
+# The demo's own stamp: nothing to install when `make test` installed everything since.
+$(DEMO): $(MARK) pyproject.toml
+	@if [ ! -e $(STAMP) ] || [ pyproject.toml -nt $(STAMP) ] || [ $(MARK) -nt $(STAMP) ]; then \
+		echo "$(BIN)/pip install --quiet -e '$(DEMO_EXTRAS)'"; \
+		$(BIN)/pip install --quiet -e '$(DEMO_EXTRAS)' || exit 1; fi
+	touch $(DEMO)
 
-$(VENV313)/.installed: $(VENV313)/bin/python pyproject.toml
+$(VENV313)/.python-3.13:
+	$(call make_venv,$(VENV313),$(PYTHON313))
+
+$(VENV313)/.installed: $(VENV313)/.python-3.13 pyproject.toml
 	$(VENV313)/bin/pip install --quiet -e '$(EXTRAS)'
 	touch $(VENV313)/.installed
 
-## Run the main demo on the embedded in-process bus (no broker needed).
-demo: $(STAMP)
+## Run the main demo on the embedded in-process bus (no broker needed); it installs
+## only the library and its CLI (no dev tools).
+demo: $(DEMO)
 	$(BIN)/python examples/trading.py
 
 ## Debian's chromium for the browser tests (`pytest -m browser`), installed with apt-get

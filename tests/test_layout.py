@@ -26,6 +26,8 @@ PACKAGE = SRC / "reagents"
 LAYERS: dict[str, int] = {
     "errors": 0,
     "closing": 0,
+    "extras": 1,
+    "version": 0,
     "events": 1,
     "dead_letter": 2,
     "schemas": 2,

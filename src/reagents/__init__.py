@@ -4,9 +4,10 @@ Everything a user needs is importable from here::
 
     from reagents import AgentEvent, Pipeline, where
 
-Submodules not re-exported here are private by convention. The Kafka classes are
-importable without aiokafka; they need it (``pip install 'reagents[kafka]'``) to start.
-Likewise `LLMAgent` is importable without pydantic-ai, and needs ``reagents[ai]`` to build.
+Submodules not re-exported here are private by convention. ``import reagents`` needs
+only the core dependencies: the Kafka classes are importable without aiokafka and need
+it (``pip install 'reagents[kafka]'``) to be built, as `LLMAgent` needs ``reagents[ai]``
+and `EmbeddedBroker` ``reagents[broker]``; without it they raise `MissingExtraError`.
 
 The package is layered; a module imports only from its own layer and those below:
 
@@ -104,10 +105,9 @@ from reagents.sources.base import Source
 from reagents.sources.file import FileSource
 from reagents.sources.kafka import KafkaSource
 from reagents.sources.memory import MemorySource
+from reagents.version import __version__
 from reagents.views.graph import PipelineGraph, pipeline_graph
 from reagents.views.monitor import StatsRecorder
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Agent",

@@ -7,8 +7,9 @@ fails with the command that installs it.
 
 from __future__ import annotations
 
-import importlib
 from types import ModuleType
+
+from reagents.extras import require_extra
 
 __all__ = ["INSTALL_HINT", "require_pydantic_ai"]
 
@@ -16,8 +17,5 @@ INSTALL_HINT = "LLM agents need pydantic-ai: pip install 'reagents[ai]'"
 
 
 def require_pydantic_ai() -> ModuleType:
-    """Import ``pydantic_ai``, or raise `ImportError` saying which extra to install."""
-    try:
-        return importlib.import_module("pydantic_ai")
-    except ImportError as error:
-        raise ImportError(INSTALL_HINT) from error
+    """Import ``pydantic_ai``, or raise `MissingExtraError` saying which extra to install."""
+    return require_extra("pydantic_ai", INSTALL_HINT)

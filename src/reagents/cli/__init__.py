@@ -14,6 +14,11 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
+from reagents.extras import CLI_HINT, CLI_MODULES, MissingExtraError, has_module
+
+if not all(has_module(name) for name in CLI_MODULES):
+    raise MissingExtraError(CLI_HINT)
+
 import typer
 
 from reagents.cli.commands import GraphFormat as GraphFormat
@@ -39,6 +44,7 @@ from reagents.cli.loading import PipelineRef as PipelineRef
 from reagents.cli.loading import load_pipeline
 from reagents.cli.reporting import Outcome as Outcome
 from reagents.cli.serve import serve as serve
+from reagents.version import __version__
 
 __all__ = ["CliError", "app", "load_pipeline"]
 
@@ -52,10 +58,22 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"reagents {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def main(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log INFO messages of the library.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
     ] = False,
 ) -> None:
     """Run, replay and inspect **reagents** pipelines.

@@ -13,6 +13,7 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from reagents.errors import ReagentsError
+from reagents.extras import MissingExtraError
 from reagents.pipelines.lifecycle import SourceFailedError
 
 __all__ = [
@@ -102,6 +103,8 @@ def friendly(command: Callable[P, R]) -> Callable[P, R]:
             fail(error.message, error.code)
         except SourceFailedError as error:
             fail(str(error), RUNTIME)
+        except MissingExtraError as error:  # its message is the pip line
+            fail(str(error), USAGE)
         except ReagentsError as error:  # ConfigurationError, FilterSyntaxError, ...
             # an unreachable server (KafkaUnavailableError) is a failure, not bad input
             code = RUNTIME if isinstance(error, ConnectionError) else USAGE

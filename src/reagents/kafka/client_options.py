@@ -12,13 +12,13 @@ sets itself; `accepted_by` picks the options one client class takes.
 from __future__ import annotations
 
 import difflib
-import importlib
 import inspect
 from collections.abc import Mapping
 from types import ModuleType
 from typing import Literal
 
 from reagents.errors import ConfigurationError
+from reagents.extras import KAFKA_HINT, require_extra
 
 __all__ = [
     "CLIENT_CLASSES",
@@ -29,7 +29,6 @@ __all__ = [
     "require_aiokafka",
 ]
 
-_INSTALL_HINT = "Kafka support needs aiokafka: pip install 'reagents[kafka]'"
 
 Compression = Literal["gzip", "snappy", "lz4", "zstd", "none"]
 CLIENT_CLASSES = ("AIOKafkaConsumer", "AIOKafkaProducer", "AIOKafkaAdminClient")
@@ -75,11 +74,7 @@ _MANAGED = {
 
 def require_aiokafka(submodule: str = "") -> ModuleType:
     """Import ``aiokafka`` (or ``aiokafka.<submodule>``), saying which extra to install."""
-    name = f"aiokafka.{submodule}" if submodule else "aiokafka"
-    try:
-        return importlib.import_module(name)
-    except ImportError as error:
-        raise ImportError(_INSTALL_HINT) from error
+    return require_extra(f"aiokafka.{submodule}" if submodule else "aiokafka", KAFKA_HINT)
 
 
 def check_compression(codec: Compression | None) -> Compression | None:

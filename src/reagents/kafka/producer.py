@@ -23,6 +23,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from reagents.errors import ReagentsError
+from reagents.extras import KAFKA_HINT, require_extra
 from reagents.kafka.client_options import Compression, check_compression
 from reagents.kafka.config import KafkaConfig, require_aiokafka
 from reagents.kafka.topic_cache import TopicCache
@@ -94,6 +95,7 @@ class ReliableProducer:
     def __init__(
         self, config: KafkaConfig, settings: ProducerSettings | None = None, what: str = "producer"
     ) -> None:
+        require_extra("aiokafka", KAFKA_HINT)  # fail when built, not at the first send
         self.config = config
         self.settings = settings or ProducerSettings()
         self.what = what

@@ -15,10 +15,10 @@ and the runtime pays one ``is not None`` check per handling.
 
 from __future__ import annotations
 
-import importlib.util
+from reagents.extras import MissingExtraError, has_module
 
-if importlib.util.find_spec("opentelemetry") is None:
-    raise ImportError("tracing needs OpenTelemetry: pip install 'reagents[otel]'")
+if not has_module("opentelemetry"):
+    raise MissingExtraError("tracing needs OpenTelemetry: pip install 'reagents[otel]'")
 
 from reagents.otel.tracing import (
     TracingObserver,

@@ -8,13 +8,12 @@ a Kafka topic with `KafkaIngest`.
 
 from __future__ import annotations
 
-import importlib.util
+from reagents.extras import MissingExtraError, has_module
 
 if not all(
-    importlib.util.find_spec(name)
-    for name in ("fastapi", "uvicorn", "httpx", "cloudevents", "prometheus_client")
+    has_module(name) for name in ("fastapi", "uvicorn", "httpx", "cloudevents", "prometheus_client")
 ):
-    raise ImportError("the HTTP server needs its extra: pip install 'reagents[server]'")
+    raise MissingExtraError("the HTTP server needs its extra: pip install 'reagents[server]'")
 
 from reagents.server.app import create_app
 from reagents.server.handoff import KafkaIngest

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Literal
 from reagents.delivery import Incoming
 from reagents.errors import ConfigurationError, check_positive
 from reagents.events import decode_event
+from reagents.extras import KAFKA_HINT, require_extra
 from reagents.kafka.config import KafkaConfig, require_aiokafka
 from reagents.policies import Watermarks
 from reagents.sources.base import Source
@@ -63,7 +64,8 @@ class KafkaSource(Source):
     * ``revoke_timeout``: how long a revoked partition's handed-out records may take
       to finish before the rest is abandoned (left uncommitted, redelivered).
 
-    Raises `KafkaUnavailableError` (from `batches`) when the cluster cannot be reached.
+    Raises `MissingExtraError` when built without aiokafka (the ``kafka`` extra), and
+    `KafkaUnavailableError` (from `batches`) when the cluster cannot be reached.
     """
 
     def __init__(
@@ -87,6 +89,7 @@ class KafkaSource(Source):
         flush_before_commit: Iterable[Flushable] = (),
         decode: Decoder = decode_event,
     ) -> None:
+        require_extra("aiokafka", KAFKA_HINT)  # fail here, not when the pipeline runs
         self.topics = (topics,) if isinstance(topics, str) else tuple(topics)
         if bool(self.topics) == bool(pattern):
             raise ConfigurationError("KafkaSource needs either topics or a pattern (not both)")

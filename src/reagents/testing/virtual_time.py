@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from reagents.events import AgentEvent
+from reagents.extras import MissingExtraError
 from reagents.pipelines.pipeline import Pipeline
 
 __all__ = ["Timeline", "play", "run_in_virtual_time"]
@@ -47,7 +48,9 @@ def run_in_virtual_time(
     try:
         import looptime
     except ImportError as error:  # pragma: no cover - depends on the installed extras
-        raise ImportError("virtual time needs looptime: pip install 'reagents[testing]'") from error
+        raise MissingExtraError(
+            "virtual time needs looptime: pip install 'reagents[testing]'"
+        ) from error
 
     def run() -> T:
         loop = looptime.new_event_loop(start=start, noop_cycles=noop_cycles)

@@ -25,6 +25,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self
 
 from reagents.errors import ConfigurationError
+from reagents.extras import MissingExtraError
 from reagents.pipelines.stats import StatsSnapshot, StatsTable
 
 if TYPE_CHECKING:
@@ -157,7 +158,7 @@ class StatsRecorder:
         try:
             import matplotlib.pyplot as plt
         except ImportError as error:
-            raise ImportError(
+            raise MissingExtraError(
                 "StatsRecorder.plot needs matplotlib: pip install 'reagents[notebooks]'"
             ) from error
         names = list(agents) or self.agents()
