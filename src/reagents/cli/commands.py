@@ -132,6 +132,8 @@ def replay(
         return
     if log is None:
         raise CliError("give a LOG.jsonl to replay (or --kafka TOPIC)")
+    if out is not None:
+        raise CliError("--out writes a --kafka topic to a file; a LOG.jsonl is one already")
     if pipeline is None:
         raise CliError("replaying a log needs --pipeline FILE.py[:NAME]")
     when = _parse_since(since)
