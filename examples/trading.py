@@ -1,6 +1,6 @@
 """The article's trading agent as a runnable pipeline: quotes, alerts and news in, signals out.
 
-Five agents share one recorded session (``data/market.jsonl``); two of them declare a
+Six agents share one recorded session (``data/market.jsonl``); two of them declare a
 flow, an Rx operator chain between their subscription and their handler::
 
     quotes of AAPL, MSFT, GOOGL → [by_key(symbol, tumbling 1s), event time] → vwap
