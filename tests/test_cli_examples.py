@@ -4,7 +4,9 @@ failed ``--out`` leaves no empty file."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -208,3 +210,28 @@ def test_replay_of_a_log_refuses_out(cli: Callable[..., Result], tmp_path: Path)
     assert result.exit_code == USAGE
     assert "--out" in result.stderr
     assert not out.exists()
+
+
+def test_asyncapi_out_is_written_whole_or_not_at_all(
+    cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A disk that fills up half way leaves neither an empty nor a half ``--out`` file,
+    and an earlier document stays as it was."""
+    out = tmp_path / "asyncapi.json"
+
+    def disk_full(self: Path, data: str, *args: object, **kwargs: object) -> int:
+        with open(self, "w") as file:
+            file.write(data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(Path, "write_text", disk_full)
+    result = cli("asyncapi", TRADING, "--out", out)
+    assert result.exit_code == USAGE
+    assert "No space left on device" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    out.write_text("the last document\n")
+    monkeypatch.setattr(Path, "write_text", disk_full)
+    assert cli("asyncapi", TRADING, "--out", out).exit_code == USAGE
+    assert out.read_text() == "the last document\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["asyncapi.json"]
