@@ -117,10 +117,7 @@ def replay_from_kafka(
     source = make({})
     written, failed = asyncio.run(_to_jsonl(source, out, progress))
     console = _err()
-    if written:
-        console.print(Text(f"replayed {written:,} events from {topic} → {out}", style="green"))
-    else:
-        console.print(Text(f"no events in {topic}: {out} not written", style="yellow"))
+    console.print(Text(f"replayed {written:,} events from {topic} → {out}", style="green"))
     if failed:
         console.print(Text(f"{failed:,} records were not events (skipped)", style="yellow"))
 
@@ -130,7 +127,7 @@ async def _to_jsonl(source: KafkaSource, out: Path, progress: bool | None) -> tu
     enabled = console.is_terminal if progress is None else progress
     written = failed = 0
     started = time.perf_counter()
-    file: BinaryIO | None = None  # opened at the first event: a failure leaves no empty file
+    file: BinaryIO | None = None  # opened at the first event: a failure leaves no file
     bar = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -152,6 +149,7 @@ async def _to_jsonl(source: KafkaSource, out: Path, progress: bool | None) -> tu
                     incoming.ack()
                 rate = written / max(time.perf_counter() - started, 1e-9)
                 bar.update(task, description=f"{written:,} events · {rate:,.0f}/s")
+            file = file or _open_out(out)  # read to the end: nothing to replay is a result
         finally:
             if file is not None:
                 file.close()
