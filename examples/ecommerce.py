@@ -181,11 +181,26 @@ async def run_orders(shop: Shop, orders: dict[str, dict[str, Any]]) -> dict[str,
         }
 
 
+class Outcomes(MemorySink):
+    """The ``order.closed`` events. The pipeline closes its sinks when it stops; this one
+    then closes the saga coordinator too (and the store it opened)."""
+
+    def __init__(self, coordinator: SagaCoordinator) -> None:
+        super().__init__("type = order.closed", name="outcomes")
+        self.coordinator = coordinator
+
+    async def close(self) -> None:
+        """Close the sink, then the coordinator."""
+        await super().close()
+        await self.coordinator.close()
+
+
 def build_pipeline() -> Pipeline:
     """The shop as ``reagents run`` runs it: `ORDERS` come in as ``order.placed`` events
     (source ``orders``); a ``checkout`` agent runs each one's saga, one order at a time,
     and answers with ``order.closed`` (the saga's final status and reason)."""
     shop = build_shop()
+    shop.pipeline.add_sink(Outcomes(shop.coordinator))
 
     async def checkout(event: AgentEvent) -> AgentEvent:
         order_id = str(event.payload["order_id"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import sqlite3
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from typer.testing import CliRunner, Result
 from reagents.cli import USAGE, app
 from reagents.events import AgentEvent
 from reagents.pipelines.pipeline import Pipeline
+from reagents.sinks.memory import MemorySink
 from tests.examples import EXAMPLES
 
 pytestmark = pytest.mark.integration
@@ -145,6 +147,12 @@ async def test_ecommerce_build_pipeline_runs_each_orders_saga() -> None:
         "order-declined": "compensated",
         "order-unshippable": "compensated",
     }
+    (outcomes,) = [sink for sink in pipeline.sinks if sink.name == "outcomes"]
+    assert isinstance(outcomes, MemorySink)
+    assert len(outcomes.events) == 3
+    coordinator = vars(outcomes)["coordinator"]  # the example's Outcomes sink closed it
+    with pytest.raises(sqlite3.ProgrammingError):
+        coordinator.store.get("order-ok")
 
 
 async def test_choreography_build_pipeline_places_both_orders() -> None:
@@ -167,6 +175,7 @@ def test_loader_lists_what_the_file_defines_not_its_imports(
         from pathlib import Path
 
         from reagents.pipelines.pipeline import Pipeline
+from reagents.sinks.memory import MemorySink
 
         LIMIT: int = 3
         first, second = 1, 2
