@@ -175,7 +175,6 @@ def test_loader_lists_what_the_file_defines_not_its_imports(
         from pathlib import Path
 
         from reagents.pipelines.pipeline import Pipeline
-from reagents.sinks.memory import MemorySink
 
         LIMIT: int = 3
         first, second = 1, 2
