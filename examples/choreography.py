@@ -14,6 +14,7 @@ keeps the order's ``correlation_id`` and names the event it reacts to as
 ``causation_id``, so `causation_chain` rebuilds how an order unfolded. Run it::
 
     python examples/choreography.py
+    reagents run examples/choreography.py
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from reagents.events import AgentEvent
 from reagents.pipelines.pipeline import Pipeline
 from reagents.sinks.agent import Agent
 from reagents.sinks.memory import MemoryDeadLetters, MemorySink
+from reagents.sources.memory import MemorySource
 
 CARD_LIMIT = 100.0
 
@@ -94,16 +96,33 @@ def build_shop(stock: dict[str, int] | None = None) -> Shop:
     return Shop(pipeline, warehouse, audited, everything)
 
 
-def place(pipeline: Pipeline, order_id: str, sku: str, qty: int, amount: float) -> AgentEvent:
-    """Publish an ``order.placed`` event that starts the conversation ``order_id``."""
-    event = AgentEvent(
+ORDERS = (("order-1", "lamp", 1, 40.0), ("order-2", "lamp", 2, 250.0))
+"""What `main` and `build_pipeline` place: a cheap order and one over the card limit."""
+
+
+def placed(order_id: str, sku: str, qty: int, amount: float) -> AgentEvent:
+    """An ``order.placed`` event that starts the conversation ``order_id``."""
+    return AgentEvent(
         event_type="order.placed",
         source_agent="shop",
         payload={"sku": sku, "qty": qty, "amount": amount},
         correlation_id=order_id,
     )
+
+
+def place(pipeline: Pipeline, order_id: str, sku: str, qty: int, amount: float) -> AgentEvent:
+    """Publish an ``order.placed`` event that starts the conversation ``order_id``."""
+    event = placed(order_id, sku, qty, amount)
     pipeline.publish(event)
     return event
+
+
+def build_pipeline() -> Pipeline:
+    """The shop with `ORDERS` as its source ``orders``: what ``reagents run`` runs."""
+    shop = build_shop()
+    orders = [placed(*order) for order in ORDERS]
+    shop.pipeline.add_source(MemorySource.from_events(orders, name="orders"))
+    return shop.pipeline
 
 
 def causation_chain(events: list[AgentEvent], last: AgentEvent) -> list[str]:
@@ -118,8 +137,8 @@ def causation_chain(events: list[AgentEvent], last: AgentEvent) -> list[str]:
 def main() -> None:
     """Place a cheap order and an expensive one; print how each unfolded."""
     shop = build_shop()
-    place(shop.pipeline, "order-1", "lamp", 1, 40.0)
-    place(shop.pipeline, "order-2", "lamp", 2, 250.0)
+    for order_id, sku, qty, amount in ORDERS:
+        place(shop.pipeline, order_id, sku, qty, amount)
     asyncio.run(shop.pipeline.run())
     console = Console(soft_wrap=True)
     for order in ("order-1", "order-2"):

@@ -16,6 +16,7 @@ is declined (its stock is released), one whose address is not served (its paymen
 refunded and its stock released). Run it::
 
     python examples/ecommerce.py
+    reagents run examples/ecommerce.py      # the same orders, as events (build_pipeline)
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from reagents.patterns.saga_store import SagaRecord
 from reagents.pipelines.pipeline import Pipeline
 from reagents.sinks.agent import Agent
 from reagents.sinks.memory import MemoryDeadLetters, MemorySink
+from reagents.sources.memory import MemorySource
 
 ORDER_SAGA = Saga(
     "order",
@@ -177,6 +179,49 @@ async def run_orders(shop: Shop, orders: dict[str, dict[str, Any]]) -> dict[str,
             order_id: await shop.coordinator.run("order", order, saga_id=order_id)
             for order_id, order in orders.items()
         }
+
+
+class Outcomes(MemorySink):
+    """The ``order.closed`` events. The pipeline closes its sinks when it stops; this one
+    then closes the saga coordinator too (and the store it opened)."""
+
+    def __init__(self, coordinator: SagaCoordinator) -> None:
+        super().__init__("type = order.closed", name="outcomes")
+        self.coordinator = coordinator
+
+    async def close(self) -> None:
+        """Close the sink, then the coordinator."""
+        await super().close()
+        await self.coordinator.close()
+
+
+def build_pipeline() -> Pipeline:
+    """The shop as ``reagents run`` runs it: `ORDERS` come in as ``order.placed`` events
+    (source ``orders``); a ``checkout`` agent runs each one's saga, one order at a time,
+    and answers with ``order.closed`` (the saga's final status and reason)."""
+    shop = build_shop()
+    shop.pipeline.add_sink(Outcomes(shop.coordinator))
+
+    async def checkout(event: AgentEvent) -> AgentEvent:
+        order_id = str(event.payload["order_id"])
+        record = await shop.coordinator.run("order", event.payload["order"], saga_id=order_id)
+        payload = {"order_id": order_id, "status": record.status.value, "reason": record.reason}
+        return event.derive("order.closed", payload)
+
+    shop.pipeline.add_agent(
+        Agent(checkout, id="checkout", subscription="type = order.placed", max_concurrent=1)
+    )
+    placed = [
+        AgentEvent(
+            event_type="order.placed",
+            source_agent="shop",
+            payload={"order_id": order_id, "order": order},
+            correlation_id=order_id,
+        )
+        for order_id, order in ORDERS.items()
+    ]
+    shop.pipeline.add_source(MemorySource.from_events(placed, name="orders"))
+    return shop.pipeline
 
 
 def report(shop: Shop, records: dict[str, SagaRecord]) -> Table:

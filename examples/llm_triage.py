@@ -9,11 +9,13 @@ the example runs anywhere; pass a pydantic-ai model name to ask a real one::
 
     python examples/llm_triage.py
     python examples/llm_triage.py openai:gpt-4o-mini     # needs OPENAI_API_KEY
+    reagents run examples/llm_triage.py                  # REAGENTS_MODEL names a model
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from typing import Literal
 
@@ -31,6 +33,7 @@ from rich.console import Console
 
 from reagents import AgentEvent, LLMAgent, MemoryDeadLetters, MemorySink, Pipeline
 from reagents.ai import LLMInput
+from reagents.sources.memory import MemorySource
 
 TICKETS = [
     "Checkout is down for every customer since 9:00, we are losing orders",
@@ -92,12 +95,25 @@ def build(model: str | Model) -> tuple[Pipeline, MemorySink]:
     return pipeline, pipeline.add_sink(MemorySink(subscription="type = triage OR type = page"))
 
 
+def tickets() -> list[AgentEvent]:
+    """The three `TICKETS` as ``ticket`` events."""
+    return [AgentEvent(event_type="ticket", payload={"text": text}) for text in TICKETS]
+
+
+def build_pipeline() -> Pipeline:
+    """The pipeline with the tickets as source ``tickets`` (what ``reagents run`` runs);
+    the model named by ``REAGENTS_MODEL``, else the offline one."""
+    pipeline, _ = build(os.environ.get("REAGENTS_MODEL") or offline_model())
+    pipeline.add_source(MemorySource.from_events(tickets(), name="tickets"))
+    return pipeline
+
+
 def main() -> None:
     """Triage three tickets; print each decision, the pages and the model usage."""
     model: str | Model = sys.argv[1] if len(sys.argv) > 1 else offline_model()
     pipeline, sink = build(model)
-    for text in TICKETS:
-        pipeline.publish(AgentEvent(event_type="ticket", payload={"text": text}))
+    for ticket in tickets():
+        pipeline.publish(ticket)
     asyncio.run(pipeline.run())
     console = Console(highlight=False, markup=False)  # wraps at the terminal width
     for event in sink.events:

@@ -16,6 +16,7 @@ example runs anywhere; name a pydantic-ai model to ask a real one::
     python examples/support_triage.py
     python examples/support_triage.py openai:gpt-4o-mini     # needs OPENAI_API_KEY
     REAGENTS_MODEL=anthropic:claude-3-5-haiku-latest python examples/support_triage.py
+    reagents run examples/support_triage.py     # the model: REAGENTS_MODEL, else offline
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from reagents import (
     Pipeline,
 )
 from reagents.ai import LLMInput
+from reagents.sources.memory import MemorySource
 
 CONFIDENT = 0.6
 """Below this confidence a triage goes to human review instead of a specialist."""
@@ -170,12 +172,29 @@ def chosen_model() -> str | Model:
     return name or offline_model()
 
 
+def tickets() -> list[AgentEvent]:
+    """The `TICKETS` as ``ticket`` events."""
+    return [
+        AgentEvent(event_type="ticket", payload={"id": ticket, "text": text})
+        for ticket, text in TICKETS.items()
+    ]
+
+
+def build_pipeline() -> Pipeline:
+    """The pipeline with the tickets as source ``tickets`` (what ``reagents run`` runs);
+    the model named by ``REAGENTS_MODEL`` (never the command line's words), else offline."""
+    budget = ModelBudget(requests_per_minute=120, tokens_per_minute=40_000)
+    pipeline, _, _ = build(os.environ.get("REAGENTS_MODEL") or offline_model(), budget)
+    pipeline.add_source(MemorySource.from_events(tickets(), name="tickets"))
+    return pipeline
+
+
 def main() -> None:
     """Triage the tickets; print the replies, the cases for people, and the model usage."""
     budget = ModelBudget(requests_per_minute=120, tokens_per_minute=40_000)
     pipeline, replies, review = build(chosen_model(), budget)
-    for ticket, text in TICKETS.items():
-        pipeline.publish(AgentEvent(event_type="ticket", payload={"id": ticket, "text": text}))
+    for ticket in tickets():
+        pipeline.publish(ticket)
     asyncio.run(pipeline.run())
     console = Console(highlight=False, markup=False)  # wraps at the terminal width
     for event in sorted(replies.events, key=lambda e: str(e.payload["ticket"])):

@@ -1,6 +1,6 @@
 """The article's trading agent as a runnable pipeline: quotes, alerts and news in, signals out.
 
-Five agents share one recorded session (``data/market.jsonl``); two of them declare a
+Six agents share one recorded session (``data/market.jsonl``); two of them declare a
 flow, an Rx operator chain between their subscription and their handler::
 
     quotes of AAPL, MSFT, GOOGL → [by_key(symbol, tumbling 1s), event time] → vwap
@@ -8,6 +8,7 @@ flow, an Rx operator chain between their subscription and their handler::
     alert → [tumbling 10s, event time] → alert_digest → alert_digest
     alert, priority 1-2 → risk → position_closed, trading_paused
     news mentioning volatility → news → volatility_warning
+    order_update → orders → order_filled (the OMS's fills, booked in an `OrderBook`)
 
 * ``vwap`` receives one list of quotes per symbol per second of *event time* (the
   quotes' timestamps, so a replay groups them as they happened, at any speed) and
@@ -27,6 +28,15 @@ flow, an Rx operator chain between their subscription and their handler::
 * ``alert_digest`` receives one list of alerts per 10 seconds of event time that had
   any, and emits one ``alert_digest`` (how many, by type, the most urgent priority).
 * ``news`` turns news mentioning volatility into a ``volatility_warning``.
+* ``orders`` books the order management system's ``order_update``s (new, partially
+  filled, filled, cancelled) in an `OrderBook` and emits an ``order_filled`` for each
+  new fill (``orders.jsonl``). Those orders are the desk's, not the trader's signals
+  (no order id in common), so they are booked, not traded on.
+
+Each run replays the whole session from its first line: the outputs are started over
+when the run writes them (building the pipeline touches no file, so ``reagents graph``
+draws it without side effects) and no checkpoint is kept, since a run resumed halfway
+would trade from an empty portfolio. Dead letters are appended, never deleted.
 
 A window closes when the agent's next input is past its end (the watermark: the
 newest timestamp seen), or when the input ends: the pipeline then flushes the flows.
@@ -94,6 +104,7 @@ DATA = Path(__file__).resolve().parent / "data" / "market.jsonl"
 DEFAULT_OUT = Path("out") / "trading"
 SIGNALS_FILE = "signals.jsonl"
 VWAP_FILE = "vwap.jsonl"
+ORDERS_FILE = "orders.jsonl"
 DEAD_LETTERS_FILE = "dead_letters.jsonl"
 SIGNALS_TOPIC = "trading_signals"
 
@@ -317,8 +328,10 @@ def build_pipeline(
 
     ``out_dir`` (default ``./out/trading``) gets ``signals.jsonl`` (trade signals,
     closes, pauses, warnings, alert digests), ``vwap.jsonl`` (every window the
-    trader saw) and ``dead_letters.jsonl`` (if anything failed); previous outputs
-    are removed so each run starts fresh. ``speed`` replays at the recorded pace
+    trader saw), ``orders.jsonl`` (the OMS's fills) and ``dead_letters.jsonl`` (if
+    anything failed, appended). The three outputs are started over when the run
+    opens them, never here: building the pipeline has no side effects, and no
+    checkpoint is kept (each run replays the whole session). ``speed`` replays at the recorded pace
     times ``speed`` (None: as fast as possible); windows follow the events'
     timestamps either way.
 
@@ -338,10 +351,6 @@ def build_pipeline(
     instead of the file, and the signals also go to the ``trading_signals`` topic.
     """
     out = out_dir if out_dir is not None else DEFAULT_OUT
-    out.mkdir(parents=True, exist_ok=True)
-    for name in (SIGNALS_FILE, VWAP_FILE, DEAD_LETTERS_FILE):
-        (out / name).unlink(missing_ok=True)
-
     pipeline = Pipeline("trading", dead_letters=out / DEAD_LETTERS_FILE, watermarks=WATERMARKS)
     if kafka_topic is None:
         source: Source = FileSource(
@@ -349,7 +358,7 @@ def build_pipeline(
             name="market",
             speed=speed,
             batch_size=1,
-            checkpoint_path=out / "market.checkpoint",
+            checkpoint=False,
         )
     else:
         source = KafkaSource(
@@ -409,8 +418,12 @@ def build_pipeline(
         "type IN ('trade_signal*', 'position_closed', 'trading_paused', 'volatility_warning', "
         "'alert_digest')"
     )
-    pipeline.add_sink(FileSink(out / SIGNALS_FILE, outputs, name="signals"))
-    pipeline.add_sink(FileSink(out / VWAP_FILE, where("type = vwap"), name="vwap_log"))
+    book = OrderBook()
+    pipeline.agent("orders", subscription="type = order_update")(book.book)
+    pipeline.add_sink(FileSink(out / SIGNALS_FILE, outputs, name="signals", fresh=True))
+    pipeline.add_sink(FileSink(out / VWAP_FILE, where("type = vwap"), name="vwap_log", fresh=True))
+    fills = where("type = order_filled")
+    pipeline.add_sink(FileSink(out / ORDERS_FILE, fills, name="order_fills", fresh=True))
     if kafka_topic is not None:
         pipeline.add_sink(KafkaSink(SIGNALS_TOPIC, outputs, name="kafka-signals", config=kafka))
     return pipeline
@@ -430,6 +443,39 @@ async def publish_to_kafka(data: Path, config: KafkaConfig) -> str:
                     event = decode_event(line)
                     await producer.send(topic, line.rstrip(b"\r\n"), event.conversation_id.encode())
     return topic
+
+
+@dataclass
+class OrderBook:
+    """The OMS's orders as their last update left them, and the shares filled by symbol."""
+
+    orders: dict[str, dict[str, Any]] = field(default_factory=dict)
+    filled: Counter[str] = field(default_factory=Counter)
+
+    def book(self, event: AgentEvent) -> AgentEvent | None:
+        """Record an ``order_update``; an ``order_filled`` for the shares newly filled."""
+        update = event.payload
+        order_id, symbol = str(update["order_id"]), str(update["symbol"])
+        before = int(self.orders.get(order_id, {}).get("filled_qty", 0))
+        self.orders[order_id] = dict(update)
+        fill = int(update["filled_qty"]) - before
+        if fill <= 0:
+            return None
+        self.filled[symbol] += fill
+        payload = {
+            "order_id": order_id,
+            "symbol": symbol,
+            "status": update["status"],
+            "qty": fill,
+            "filled_qty": int(update["filled_qty"]),
+            "price": update["price"],
+        }
+        event_id = stable_id("order_filled", event.event_id)
+        return event.derive("order_filled", payload, event_id=event_id, timestamp=event.timestamp)
+
+    def by_status(self) -> Counter[str]:
+        """How many orders are in each status now."""
+        return Counter(str(order["status"]) for order in self.orders.values())
 
 
 def trader_of(pipeline: Pipeline) -> TradingAgent:
@@ -456,6 +502,7 @@ def summary(pipeline: Pipeline, produced: Counter[str]) -> Table:
         ("spikes capped by position limit", trader.capped),
         ("alerts in → alert digests", f"{digest.received} → {produced['alert_digest']}"),
         ("volatility warnings", produced["volatility_warning"]),
+        ("order updates → fills", f"{stats['orders'].received} → {produced['order_filled']}"),
         ("dead letters", pipeline.counters.dead_letters),
     )
     for label, value in rows:
@@ -505,6 +552,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     console.print(stats_table(pipeline))
     console.print(f"signals: {args.out / SIGNALS_FILE}")
     console.print(f"VWAP windows: {args.out / VWAP_FILE}")
+    console.print(f"order fills: {args.out / ORDERS_FILE}")
 
 
 if __name__ == "__main__":

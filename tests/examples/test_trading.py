@@ -479,3 +479,38 @@ def test_generator_is_deterministic(tmp_path: Path) -> None:
     other = generate(tmp_path / "c.jsonl", "--seed", "8", "--events", "200")
     assert len(other.splitlines()) == 200
     assert other.splitlines()[0] != first.splitlines()[0]
+
+
+def test_order_updates_are_booked_and_fills_come_out(run: Run) -> None:
+    """The OMS's ``order_update``s (the article's ``process_order_update``) are handled:
+    every order is booked in its last status, and each fill is one ``order_filled``."""
+    updates = [e for e in SOURCE if e["event_type"] == "order_update"]
+    assert run.pipeline.stats()["orders"].received == len(updates) > 0
+    fills = read_jsonl(run.out / "orders.jsonl")
+    expected = [u for u in updates if u["payload"]["filled_qty"] > 0]
+    assert [f["causation_id"] for f in fills] == [u["event_id"] for u in expected]
+    for fill, update in zip(fills, expected, strict=True):
+        assert fill["event_type"] == "order_filled"
+        assert fill["payload"]["qty"] == update["payload"]["filled_qty"]
+        assert fill["payload"]["order_id"] == update["payload"]["order_id"]
+        assert fill["payload"]["status"] in ("filled", "partially_filled")
+    statuses = Counter(u["payload"]["status"] for u in updates)
+    assert {"new", "cancelled", "filled", "partially_filled"} <= statuses.keys()
+
+
+async def test_a_second_run_replays_the_whole_session_and_keeps_no_checkpoint(
+    run: Run, tmp_path: Path
+) -> None:
+    """No checkpoint is written (a resumed run would trade from an empty portfolio), so
+    running again in the same folder replays everything and rewrites the same outputs."""
+    first = await run_example(tmp_path)
+    second = await run_example(tmp_path)
+    assert second.pipeline.counters.ingested == first.pipeline.counters.ingested == 3000
+    for name in ("signals.jsonl", "vwap.jsonl", "orders.jsonl"):
+        assert (tmp_path / name).read_bytes() == (run.out / name).read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "orders.jsonl",
+        "signals.jsonl",
+        "vwap.jsonl",
+    ]
+    assert not list(DATA.parent.glob("*.checkpoint"))

@@ -147,3 +147,25 @@ def test_a_dead_letter_log_describes_itself_by_its_absolute_path(
     assert JsonlDeadLetterLog("dlq/dead.jsonl").describe() == str(tmp_path / "dlq" / "dead.jsonl")
     assert isinstance(dead_letter_log(None), UnsavedDeadLetters)
     assert isinstance(dead_letter_log("dead.jsonl"), JsonlDeadLetterLog)
+
+
+async def test_a_fresh_file_sink_starts_the_file_over_when_the_run_opens_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "out" / "events.jsonl"
+    path.parent.mkdir()
+    path.write_text("old line\n")
+    sink = FileSink(path, fresh=True)
+    assert path.read_text() == "old line\n"  # building it touches nothing
+    await sink.write(AgentEvent(event_type="a"))
+    await sink.close()
+    await sink.write(AgentEvent(event_type="b"))  # a later open appends
+    await sink.close()
+    assert [decode_event(line).event_type for line in path.read_bytes().splitlines()] == ["a", "b"]
+    silent = FileSink(path, fresh=True)
+    await silent.close()  # nothing written: the run's output is empty, not the last one's
+    assert path.read_text() == ""
+    created = FileSink(tmp_path / "new" / "x.jsonl", fresh=True)
+    assert not (tmp_path / "new").exists()
+    await created.close()
+    assert (tmp_path / "new" / "x.jsonl").read_text() == ""

@@ -324,3 +324,17 @@ async def test_replaced_file_with_a_checkpoint_inside_a_line_is_an_error(tmp_pat
     log.write_bytes(b'{"padding": "' + b"x" * 1000 + b'"}\n')
     with pytest.raises(CheckpointError, match="not at a line boundary"):
         await records(FileSource(log, start="checkpoint"))
+
+
+async def test_checkpoint_false_writes_no_checkpoint(tmp_path: Path) -> None:
+    log = tmp_path / "events.jsonl"
+    log.write_bytes(b"".join(encode_event(AgentEvent(event_type="a")) + b"\n" for _ in range(3)))
+    source = FileSource(log, checkpoint=False, checkpoint_every=1)
+    async for batch in source.batches():
+        for incoming in batch:
+            incoming.ack()
+    await source.close()
+    assert source.checkpoint.line == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.jsonl"]
+    with pytest.raises(ValueError, match="checkpoint=True"):
+        FileSource(log, start="checkpoint", checkpoint=False)

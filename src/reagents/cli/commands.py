@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from collections.abc import Callable
 from datetime import datetime
@@ -132,6 +133,8 @@ def replay(
         return
     if log is None:
         raise CliError("give a LOG.jsonl to replay (or --kafka TOPIC)")
+    if out is not None:
+        raise CliError("--out writes a --kafka topic to a file; a LOG.jsonl is one already")
     if pipeline is None:
         raise CliError("replaying a log needs --pipeline FILE.py[:NAME]")
     when = _parse_since(since)
@@ -242,9 +245,18 @@ def asyncapi(
     if out is None:
         typer.echo(text, nl=not text.endswith("\n"))
         return
+    _write_whole(out, text if text.endswith("\n") else text + "\n")
+
+
+def _write_whole(out: Path, text: str) -> None:
+    """Write ``text`` to ``out`` whole or not at all: into a file beside it, then renamed,
+    so a failed write leaves neither an empty nor a half file (nor spoils an old one)."""
+    partial = out.with_name(f".{out.name}.partial")
     try:
-        out.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, out)
     except OSError as error:
+        partial.unlink(missing_ok=True)
         raise CliError(f"--out: cannot write {str(out)!r} ({error.strerror})") from None
 
 

@@ -14,7 +14,7 @@ import asyncio
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, BinaryIO
 
 import typer
 from rich.console import Console
@@ -23,7 +23,7 @@ from rich.text import Text
 
 from reagents.cli.console import RUNTIME, USAGE, CliError, fail, friendly
 from reagents.cli.loading import load_pipeline
-from reagents.cli.running import run_and_report
+from reagents.cli.running import ReplaySettings, replace_sources, run_and_report
 from reagents.errors import ReagentsError
 from reagents.events import AgentEvent, encode_event
 from reagents.extras import MissingExtraError
@@ -121,19 +121,27 @@ def replay_from_kafka(
     if (pipeline_ref is None) == (out is None):
         raise typer.BadParameter("give exactly one of --pipeline and --out")
     config = KafkaConfig.of(None, bootstrap)
-    source = KafkaSource(
-        topic, group_id=None, config=config, name="replay", start=start, stop_when_idle=idle
-    )
+
+    def make(settings: ReplaySettings) -> KafkaSource:
+        return KafkaSource(
+            topic,
+            group_id=None,
+            config=config,
+            name="replay",
+            start=start,
+            stop_when_idle=idle,
+            **settings,
+        )
+
     if pipeline_ref is not None:
         pipeline = load_pipeline(pipeline_ref)
-        for name in [s.name for s in pipeline.sources]:
-            pipeline.remove_source(name)  # replay feeds the topic instead of them
-        pipeline.add_source(source)
+        replace_sources(pipeline, make)  # with the replaced sources' batch size and window
         run_and_report(
             pipeline, forever=False, progress=progress, fail_on_dead_letters=fail_on_dead_letters
         )
         return
     assert out is not None
+    source = make({})
     written, failed = asyncio.run(_to_jsonl(source, out, progress))
     console = _err()
     console.print(Text(f"replayed {written:,} events from {topic} → {out}", style="green"))
@@ -146,7 +154,7 @@ async def _to_jsonl(source: KafkaSource, out: Path, progress: bool | None) -> tu
     enabled = console.is_terminal if progress is None else progress
     written = failed = 0
     started = time.perf_counter()
-    out.parent.mkdir(parents=True, exist_ok=True)
+    file: BinaryIO | None = None  # opened at the first event: a failure leaves no file
     bar = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -154,12 +162,13 @@ async def _to_jsonl(source: KafkaSource, out: Path, progress: bool | None) -> tu
         console=console,
         disable=not enabled,
     )
-    with bar, open(out, "ab") as file:
+    with bar:
         task = bar.add_task(f"replaying {source.topics[0]}")
         try:
             async for batch in source.batches():
                 for incoming in batch:
                     if isinstance(incoming.item, AgentEvent):
+                        file = file or _open_out(out)
                         file.write(encode_event(incoming.item) + b"\n")
                         written += 1
                     else:
@@ -167,9 +176,20 @@ async def _to_jsonl(source: KafkaSource, out: Path, progress: bool | None) -> tu
                     incoming.ack()
                 rate = written / max(time.perf_counter() - started, 1e-9)
                 bar.update(task, description=f"{written:,} events · {rate:,.0f}/s")
+            file = file or _open_out(out)  # read to the end: nothing to replay is a result
         finally:
+            if file is not None:
+                file.close()
             await source.close()
     return written, failed
+
+
+def _open_out(out: Path) -> BinaryIO:
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        return open(out, "ab")
+    except OSError as error:
+        raise CliError(f"--out: cannot write {str(out)!r} ({error.strerror})") from None
 
 
 @kafka_app.command("replay")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import inspect
 import sys
@@ -172,12 +173,36 @@ def _user_line(tb: TracebackType | None, path: Path) -> str:
 
 
 def _found(module: ModuleType) -> str:
-    names = [
-        name
-        for name, value in vars(module).items()
-        if not name.startswith("_") and not isinstance(value, ModuleType)
-    ]
+    """The public names the file itself defines (not what it imports), in file order."""
+    names = [name for name in _defined_names(module) if not name.startswith("_")]
     if not names:
         return "the file defines nothing public"
     shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
     return f"found: {shown}"
+
+
+def _defined_names(module: ModuleType) -> list[str]:
+    """Names bound at the top level of the module's file by def, class or assignment."""
+    path = getattr(module, "__file__", None)
+    try:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8")) if path else None
+    except (OSError, SyntaxError, ValueError):
+        tree = None
+    if tree is None:  # no source: what is defined in the module itself, not imported
+        return [
+            name
+            for name, value in vars(module).items()
+            if getattr(value, "__module__", module.__name__) == module.__name__
+            and not isinstance(value, ModuleType)
+        ]
+    names: dict[str, None] = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names[node.name] = None
+        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                for leaf in ast.walk(target):
+                    if isinstance(leaf, ast.Name):
+                        names[leaf.id] = None
+    return [name for name in names if hasattr(module, name)]

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypedDict
 
 import typer
 from rich.text import Text
@@ -17,9 +17,19 @@ from rich.text import Text
 from reagents.cli.console import ABORTED, DEAD_LETTERS, CliError, fail, rich_console
 from reagents.cli.reporting import Monitor, Outcome, summary
 from reagents.pipelines.pipeline import Pipeline
+from reagents.policies import Watermarks
+from reagents.sources.base import Source
 from reagents.sources.file import FileSource
 
-__all__ = ["FailOnDeadLettersOpt", "ProgressOpt", "replay_log", "run_and_report"]
+__all__ = [
+    "FailOnDeadLettersOpt",
+    "ProgressOpt",
+    "ReplaySettings",
+    "replace_sources",
+    "replay_log",
+    "replay_settings",
+    "run_and_report",
+]
 
 ProgressOpt = Annotated[
     bool | None,
@@ -115,6 +125,51 @@ def _sigint(loop: asyncio.AbstractEventLoop, handler: Callable[[], None]) -> Ite
         loop.remove_signal_handler(signal.SIGINT)
 
 
+class ReplaySettings(TypedDict, total=False):
+    """What a replay source takes over from the sources it replaces."""
+
+    batch_size: int
+    window: Watermarks
+
+
+def replay_settings(replaced: list[Source]) -> ReplaySettings:
+    """The reading settings of ``replaced`` that a replay source must keep to give the
+    same result: the smallest batch size and the narrowest window among them.
+
+    Why: the batch size decides how records interleave between agents (the trading
+    example hands over one record at a time so that its trader and risk agent see
+    windows and alerts in file order), and the window how much may be in flight.
+    """
+    settings: ReplaySettings = {}
+    sizes = [getattr(r, "batch_size", None) for r in replaced]
+    if ints := [size for size in sizes if isinstance(size, int)]:
+        settings["batch_size"] = min(ints)
+    found = [getattr(r, "window", None) for r in replaced]
+    windows = [window for window in found if isinstance(window, Watermarks)]
+    if windows:
+        settings["window"] = min(windows, key=lambda w: (w.high, w.low))
+    return settings
+
+
+def replace_sources(pipeline: Pipeline, make: Callable[[ReplaySettings], Source]) -> None:
+    """Swap ``pipeline``'s own sources for ``make(their settings)`` and say so on stderr."""
+    replaced = list(pipeline.sources)
+    settings = replay_settings(replaced)
+    source = make(settings)
+    for old in replaced:
+        pipeline.remove_source(old.name)
+    pipeline.add_source(source)
+    if replaced:
+        names = ", ".join(old.name for old in replaced)
+        err = rich_console(stderr=True)
+        err.print(Text(f"replaying instead of the pipeline's own sources: {names}", style="yellow"))
+        kept = [f"batch size {settings['batch_size']}"] if "batch_size" in settings else []
+        if "window" in settings:
+            kept.append(f"window {settings['window'].high}/{settings['window'].low}")
+        if kept:
+            err.print(Text(f"  with their {' and '.join(kept)}", style="yellow"))
+
+
 def replay_log(
     log: Path,
     pipeline: Pipeline,
@@ -125,29 +180,27 @@ def replay_log(
     progress: bool | None = None,
     fail_on_dead_letters: bool = True,
 ) -> None:
-    """Run ``pipeline`` with ``log`` added as source ``replay``, from its first line."""
-    try:
-        source = FileSource(
-            log,
-            name="replay",
-            start="beginning",
-            since=since,
-            speed=speed,
-            checkpoint_path=scratch / "replay.checkpoint",  # never the log's own
-        )
-    except (FileNotFoundError, ValueError) as error:
-        raise CliError(str(error)) from None
-    others = [s.name for s in pipeline.sources]
-    for name in others:
-        pipeline.remove_source(name)
-    pipeline.add_source(source)
-    if others:
-        rich_console(stderr=True).print(
-            Text(
-                f"replaying instead of the pipeline's own sources: {', '.join(others)}",
-                style="yellow",
+    """Run ``pipeline`` with ``log`` as source ``replay`` instead of its own sources.
+
+    The log is read from its first line with the replaced sources' batch size and
+    window (`replay_settings`), so a replay of what a run read gives the run's result.
+    """
+
+    def make(settings: ReplaySettings) -> Source:
+        try:
+            return FileSource(
+                log,
+                name="replay",
+                start="beginning",
+                since=since,
+                speed=speed,
+                checkpoint_path=scratch / "replay.checkpoint",  # never the log's own
+                **settings,
             )
-        )
+        except (FileNotFoundError, ValueError) as error:
+            raise CliError(str(error)) from None
+
+    replace_sources(pipeline, make)
     run_and_report(
         pipeline, forever=False, progress=progress, fail_on_dead_letters=fail_on_dead_letters
     )

@@ -10,7 +10,7 @@ import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Literal
 
 from pydantic import ValidationError
 
@@ -31,9 +31,9 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 
-def _open_append(path: Path) -> BinaryIO:
+def _open_append(path: Path, mode: Literal["ab", "wb"] = "ab") -> BinaryIO:
     path.parent.mkdir(parents=True, exist_ok=True)
-    return open(path, "ab")
+    return open(path, mode)
 
 
 def _flush(file: BinaryIO, fsync: bool) -> None:
@@ -48,6 +48,10 @@ class FileSink(Sink):
     The file is flushed after every ``flush_every`` writes and on `flush` / `close`;
     with ``fsync`` each flush also reaches the disk. `close` releases the file; a later
     write opens it again (appending).
+
+    With ``fresh`` the sink starts the file over: its first open empties it (at the
+    first write, or at `close` if nothing was written), so each run of a pipeline built
+    anew writes only its own events, and building one touches no file.
     """
 
     def __init__(
@@ -58,6 +62,7 @@ class FileSink(Sink):
         *,
         flush_every: int = 1,
         fsync: bool = False,
+        fresh: bool = False,
     ) -> None:
         if flush_every < 1:
             raise ValueError(f"flush_every must be >= 1, got {flush_every}")
@@ -65,13 +70,14 @@ class FileSink(Sink):
         super().__init__(subscription, name if name is not None else f"file:{self.path.name}")
         self.flush_every = flush_every
         self.fsync = fsync
+        self.fresh = fresh
         self._file: BinaryIO | None = None
         self._unflushed = 0
 
     async def write(self, event: AgentEvent) -> None:
         """Append ``event``; flush when ``flush_every`` writes are pending."""
         if self._file is None:
-            self._file = _open_append(self.path)
+            self._file = self._open()
         self._file.write(encode_event(event) + b"\n")
         self._unflushed += 1
         if self._unflushed >= self.flush_every:
@@ -82,11 +88,19 @@ class FileSink(Sink):
         self._flush_now()
 
     async def close(self) -> None:
-        """Flush and close the file."""
+        """Flush and close the file (a ``fresh`` sink that wrote nothing leaves it empty)."""
         self._flush_now()
+        if self._file is None and self.fresh:
+            self._file = self._open()
         if self._file is not None:
             self._file.close()
             self._file = None
+
+    def _open(self) -> BinaryIO:
+        """Open for appending; the first open of a ``fresh`` sink truncates instead."""
+        file = _open_append(self.path, "wb" if self.fresh else "ab")
+        self.fresh = False
+        return file
 
     def _flush_now(self) -> None:
         if self._file is not None and self._unflushed:

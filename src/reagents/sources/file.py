@@ -60,6 +60,7 @@ class FileSource(Source):
     * ``follow``: keep polling for appended lines until `stop` / `close`.
     * ``window``: pause at ``high`` lines read past the oldest unacknowledged line,
       resume at ``low`` (the redelivery bound; 1,000 / 500 by default).
+    * ``checkpoint``: False writes none (a log replayed whole every run).
 
     The checkpoint (``<path>.checkpoint`` by default) is rewritten atomically every
     ``checkpoint_every`` acked lines and on `close`. ``sleep`` and ``clock`` are
@@ -82,6 +83,7 @@ class FileSource(Source):
         follow: bool = False,
         poll_interval: float = 0.2,
         checkpoint_path: Path | None = None,
+        checkpoint: bool = True,
         checkpoint_every: int = 1000,
         batch_size: int = 64,
         window: Watermarks | None = None,
@@ -97,19 +99,18 @@ class FileSource(Source):
         check_positive(checkpoint_every=checkpoint_every, batch_size=batch_size)
         if start not in ("beginning", "checkpoint", "end"):
             raise ValueError(f"start must be 'beginning', 'checkpoint' or 'end', got {start!r}")
+        if start == "checkpoint" and not checkpoint:
+            raise ValueError("start='checkpoint' needs checkpoint=True")
+        self._checkpointing = checkpoint
         self._file_name = self.path.name
         self.name = name if name is not None else f"file:{self._file_name}"
-        self.checkpoint_path = (
-            checkpoint_path
-            if checkpoint_path is not None
-            else self.path.with_name(self.path.name + ".checkpoint")
-        )
+        self.checkpoint_path = checkpoint_path or Path(f"{self.path}.checkpoint")
         self._since = as_utc(since) if since is not None else None
         self._speed = speed
         self._follow = follow
         self._poll_interval = poll_interval
         self._checkpoint_every = checkpoint_every
-        self._batch_size = batch_size
+        self.batch_size = batch_size
         self.window = window or Watermarks(high=1000, low=500)
         self._room = asyncio.Event()
         self._decode = decode
@@ -168,8 +169,8 @@ class FileSource(Source):
                 if room <= 0:
                     if not await self._wait_for_room():
                         continue
-                    room = self._batch_size  # past the window: flows wait for this input
-                lines = reader.lines(min(room, self._batch_size), final=not self._follow)
+                    room = self.batch_size  # past the window: flows wait for this input
+                lines = reader.lines(min(room, self.batch_size), final=not self._follow)
                 if not lines:
                     if not self._follow:
                         return
@@ -290,7 +291,8 @@ class FileSource(Source):
     def _save(self) -> None:
         if self._acked != self._saved:
             self._saved = Checkpoint._make(self._acked)
-            write_checkpoint(self.checkpoint_path, self.path, self._saved)
+            if self._checkpointing:
+                write_checkpoint(self.checkpoint_path, self.path, self._saved)
 
     def _release(self) -> None:
         if self._file is not None:
