@@ -78,17 +78,18 @@ $(VENV313)/.installed: $(VENV313)/.python-3.13 pyproject.toml
 demo: $(DEMO)
 	$(BIN)/python examples/trading.py
 
-## Debian's chromium for the browser tests (`pytest -m browser`), installed with apt-get
+## Debian's chromium for the browser tests (`pytest -m browser`) and curl for the README's
+## curl session (tests/test_readme_http.py), installed with apt-get
 ## when /usr/bin/chromium is missing (as root, else with sudo). Playwright drives it;
 ## no browser is ever downloaded by Playwright itself.
 CHROMIUM  ?= /usr/bin/chromium
 browser:
-	@if [ -x "$(CHROMIUM)" ]; then echo "make browser: $(CHROMIUM) is there"; \
+	@if [ -x "$(CHROMIUM)" ] && command -v curl >/dev/null; then echo "make browser: $(CHROMIUM) and curl are there"; \
 	elif [ "$$(id -u)" = 0 ]; then \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium curl \
 		|| echo "make browser: apt-get could not install chromium: the browser tests will fail" >&2; \
 	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
-		sudo apt-get update -q && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium \
+		sudo apt-get update -q && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium curl \
 		|| echo "make browser: apt-get could not install chromium: the browser tests will fail" >&2; \
 	else \
 		echo "make browser: $(CHROMIUM) is missing and this user cannot install it (not root, no sudo):" >&2; \
