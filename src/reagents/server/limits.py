@@ -12,7 +12,7 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["BodyTooLarge", "RequestLimits"]
+__all__ = ["BodyTooLarge", "RequestLimits", "answer"]
 
 _DISCARD_AT_MOST = 8 * 1024 * 1024
 
@@ -34,11 +34,11 @@ class RequestLimits:
             await self.app(scope, receive, send)
             return
         if sum(len(n) + len(v) for n, v in scope["headers"]) > self.max_header_bytes:
-            await _answer(send, 431, f"request headers exceed {self.max_header_bytes:,} bytes")
+            await answer(send, 431, f"request headers exceed {self.max_header_bytes:,} bytes")
             return
         for name, value in scope["headers"]:
             if name == b"content-length" and (not value.isdigit() or int(value) > self.limit):
-                await _answer(send, 413, self._too_large)
+                await answer(send, 413, self._too_large)
                 return
         seen = 0
         started = False
@@ -65,7 +65,7 @@ class RequestLimits:
             if not started:
                 if more:
                     await _discard_rest(receive, max(self.limit, _DISCARD_AT_MOST))
-                await _answer(send, 413, self._too_large)
+                await answer(send, 413, self._too_large)
 
     @property
     def _too_large(self) -> str:
@@ -85,7 +85,8 @@ async def _discard_rest(receive: Receive, at_most: int) -> None:
             return
 
 
-async def _answer(send: Send, status: int, detail: str) -> None:
+async def answer(send: Send, status: int, detail: str) -> None:
+    """Send a whole JSON error answer ``{"detail": ...}`` and close the connection."""
     body = json.dumps({"detail": detail}).encode()
     await send(
         {

@@ -11,10 +11,9 @@ rebound name cannot reach it. Clients that are not browsers send neither header.
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from reagents.server.limits import answer
 from reagents.server.settings import is_loopback
 
 __all__ = ["CrossSiteGuard"]
@@ -35,10 +34,10 @@ class CrossSiteGuard:
             headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
             host = headers.get("host", "")
             if self.loopback_only and not is_loopback(_hostname(host)):
-                await _refuse(send, 421, f"this server answers loopback names only, not {host!r}")
+                await answer(send, 421, f"this server answers loopback names only, not {host!r}")
                 return
             if scope["method"] not in _SAFE and self._cross_site(headers, scope, host):
-                await _refuse(send, 403, "cross-site requests may not change anything here")
+                await answer(send, 403, "cross-site requests may not change anything here")
                 return
         await self.app(scope, receive, send)
 
@@ -56,18 +55,3 @@ def _hostname(host: str) -> str:
     if host.startswith("["):  # [::1]:8000
         return host[1 : host.find("]")] if "]" in host else host
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-
-
-async def _refuse(send: Send, status: int, detail: str) -> None:
-    body = json.dumps({"detail": detail}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
