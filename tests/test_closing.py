@@ -75,11 +75,27 @@ def test_a_store_that_cannot_open_its_database_does_not_leak_the_connection(
 ) -> None:
     not_a_database = tmp_path / "notes.txt"
     not_a_database.write_bytes(b"this is not a SQLite file, " * 100)
+    store = SqliteSagaStore(not_a_database)  # opens at its first use: building touches nothing
     with pytest.raises(sqlite3.DatabaseError):
-        SqliteSagaStore(not_a_database)
+        store.get("run")
+    store.close()
     with pytest.raises(sqlite3.DatabaseError):
         SqliteIdempotencyStore(not_a_database)
     # a leaked connection would fail the test with an unraisable ResourceWarning (3.13)
+
+
+def test_a_saga_store_opens_nothing_until_used_and_refuses_use_after_close(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "sagas.db"
+    store = SqliteSagaStore(path)
+    assert not path.exists()  # a pipeline built only to be drawn creates no file
+    assert store.get("nothing") is None
+    assert path.exists()
+    store.close()
+    store.close()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        store.get("nothing")
 
 
 def test_memory_stores_are_context_managers_too() -> None:

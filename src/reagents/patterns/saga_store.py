@@ -170,7 +170,9 @@ class SqliteSagaStore(SagaStore):
 
     ``synchronous="FULL"`` (the default) fsyncs every commit, so a record survives a
     power loss as well as a killed process; ``"NORMAL"`` survives a killed process only.
-    The store holds a connection until `close` (or the end of a ``with`` block).
+    The store opens its connection at its first use (building a pipeline that has a
+    saga coordinator touches no file) and holds it until `close` (or the end of a
+    ``with`` block).
     """
 
     def __init__(self, path: str | Path = "sagas.db", *, synchronous: Synchronous = "FULL") -> None:
@@ -179,14 +181,28 @@ class SqliteSagaStore(SagaStore):
                 f"synchronous must be OFF/NORMAL/FULL/EXTRA, not {synchronous!r}"
             )
         self.path = str(path)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._synchronous = synchronous
+        self._connection: sqlite3.Connection | None = None
+        self._closed = False
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._connection is None:
+            if self._closed:
+                raise sqlite3.ProgrammingError(f"the saga store {self.path} is closed")
+            self._connection = self._connect()
+        return self._connection
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={synchronous}")
-            self._db.executescript(_SCHEMA)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA synchronous={self._synchronous}")
+            db.executescript(_SCHEMA)
         except BaseException:
-            self._db.close()
+            db.close()
             raise
+        return db
 
     def create(self, run_id: str, kind: str, name: str, data: dict[str, Any]) -> bool:
         now = utc_now().isoformat()
@@ -241,7 +257,10 @@ class SqliteSagaStore(SagaStore):
     def close(self) -> None:
         """Close the database connection (using the store afterwards raises
         `sqlite3.ProgrammingError`)."""
-        self._db.close()
+        self._closed = True
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
     def _record(self, row: tuple[Any, ...]) -> SagaRecord:
         run_id, kind, name, status, data, reason, created, updated = row
