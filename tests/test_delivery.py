@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from reagents.delivery import Ack, Incoming, OrderedAcks, noop_ack
@@ -151,7 +151,70 @@ def test_releasing_more_often_than_held_is_an_error_and_never_acks_twice() -> No
 
 def test_an_incoming_record_defaults_to_a_noop_ack_and_no_origin() -> None:
     incoming = Incoming(AgentEvent(event_type="tick"))
-    assert incoming.ack is noop_ack
     assert incoming.origin == ""
     incoming.ack()  # does nothing, any number of times
     incoming.ack()
+    assert Incoming(AgentEvent(event_type="tick"), noop_ack, "a.jsonl:3").origin == "a.jsonl:3"
+
+
+def test_an_incoming_record_of_a_ledger_acks_its_sequence_number_and_names_its_place() -> None:
+    advanced: list[int] = []
+    acks: OrderedAcks[int] = OrderedAcks(advanced.append)
+    first = acks.extend([40, 41])
+    records = [
+        Incoming(
+            AgentEvent(event_type="tick"),
+            origin="orders[2]@",
+            acks=acks,
+            sequence=first + n,
+            position=40 + n,
+        )
+        for n in range(2)
+    ]
+    assert [r.origin for r in records] == ["orders[2]@40", "orders[2]@41"]
+    records[1].ack()
+    assert advanced == []
+    records[0].ack()
+    assert advanced == [41]
+
+
+def test_a_range_ack_continuing_the_prefix_advances_once_to_its_end() -> None:
+    advanced: list[int] = []
+    acks: OrderedAcks[int] = OrderedAcks(advanced.append)
+    first = acks.extend(range(100, 110))
+    acks.ack_range(first, 4)
+    assert advanced == [103]
+    assert len(acks) == 6
+    acks.ack_range(first + 6, 2)  # after a gap: early
+    assert advanced == [103]
+    acks.ack(first + 4)
+    acks.ack_range(first + 3, 3)  # overlaps what is acked: harmless
+    assert advanced == [103, 104, 107]
+    acks.ack_range(first, 10)
+    assert advanced == [103, 104, 107, 109]
+    assert len(acks) == 0
+    acks.ack_range(first, 10)  # acked already: nothing
+    acks.ack_range(first + 10, 0)
+    assert advanced == [103, 104, 107, 109]
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 11), st.integers(1, 5)), max_size=20),
+    st.integers(1, 12),
+)
+@example(runs=[(2, 2), (0, 5)], count=10)
+def test_range_acks_in_any_order_advance_exactly_to_the_contiguous_prefix(
+    runs: list[tuple[int, int]], count: int
+) -> None:
+    advanced: list[int] = []
+    acks: OrderedAcks[int] = OrderedAcks(advanced.append)
+    first = acks.extend(range(count))
+    acked: set[int] = set()
+    for start, length in runs:
+        acks.ack_range(first + start, min(length, max(0, count - start)))
+        acked.update(range(start, min(start + length, count)))
+        prefix = next((n for n in range(count) if n not in acked), count)
+        assert len(acks) == count - prefix
+        assert (advanced[-1] if advanced else -1) == prefix - 1
+        assert all(n >= prefix for n in acks._early)  # no stale entries kept
+    assert advanced == sorted(set(advanced))  # it only ever grows

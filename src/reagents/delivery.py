@@ -22,9 +22,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
 from functools import partial
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from reagents.dead_letter import DeadLetter
 from reagents.events import AgentEvent
@@ -48,19 +47,56 @@ def noop_ack() -> None:
     """The ack of a record nobody needs to checkpoint."""
 
 
-@dataclass(slots=True)
 class Incoming:
     """One record from a source: a decoded event, or the dead letter of one that failed.
 
     ``origin`` says where it came from (``market.jsonl:12``, ``topic[3]@1045``) so
-    dead letters and logs can point at it. ``depth``: how many reactions deep the
-    event already was where it was written (another process's agents made it).
+    dead letters and logs can point at it; a source that hands out many records may
+    give the place (``topic[3]@``) and the record's ``position`` apart, and the text
+    is only made when someone asks (a dead letter). ``depth``: how many reactions
+    deep the event already was where it was written (another process's agents made
+    it). `ack` acknowledges the record: ``ack`` is called, or, for a record of an
+    `OrderedAcks` (``acks`` and its sequence number ``sequence``), that ledger is told
+    directly, with no callback made per record.
     """
 
-    item: AgentEvent | DeadLetter
-    ack: Callable[[], None] = noop_ack
-    origin: str = ""
-    depth: int = 0
+    __slots__ = ("_acks", "_on_ack", "_place", "_position", "depth", "item", "sequence")
+
+    def __init__(
+        self,
+        item: AgentEvent | DeadLetter,
+        ack: Callable[[], None] = noop_ack,
+        origin: str = "",
+        depth: int = 0,
+        acks: OrderedAcks[Any] | None = None,
+        sequence: int = 0,
+        position: int | None = None,
+    ) -> None:
+        self.item = item
+        self._on_ack = ack
+        self._place = origin
+        self.depth = depth
+        self._acks = acks
+        self.sequence = sequence
+        self._position = position
+
+    def ack(self) -> None:
+        """The record is handled (or dead-lettered) by everyone who wanted it."""
+        acks = self._acks
+        if acks is None:
+            self._on_ack()
+        else:
+            acks.ack(self.sequence)
+
+    @property
+    def origin(self) -> str:
+        """Where the record came from (empty when the source does not say)."""
+        if self._position is None:
+            return self._place
+        return f"{self._place}{self._position}"
+
+    def __repr__(self) -> str:
+        return f"Incoming({self.item!r}, origin={self.origin!r}, depth={self.depth})"
 
 
 causation_depth: ContextVar[int] = ContextVar("reagents_causation_depth", default=0)
@@ -101,11 +137,13 @@ class Ack:
 class OrderedAcks(Generic[P]):
     """Turns acks that arrive in any order into the highest contiguous acked position.
 
-    ``track(position)`` registers the next record (in source order) and returns its
-    ack callback; ``on_advance(position)`` is called with the last position of the
-    acked prefix whenever that prefix grows. A source checkpoints what it is told.
-    Acking twice is harmless. The cost per record is O(1): a sequence number, a
-    `functools.partial` and, for out-of-order acks only, a set entry.
+    Records are registered in source order, each getting the next sequence number:
+    `push` one, `extend` a batch (one call, however many), or `track` one and get its
+    ack callback. `ack` (one), `ack_range` (a run, in one step when it continues the
+    acked prefix) acknowledge by sequence number, and ``on_advance(position)`` is
+    called with the last position of the acked prefix whenever that prefix grows. A
+    source checkpoints what it is told. Acking twice is harmless. The cost per record
+    is O(1): a deque entry and, for out-of-order acks only, a set entry.
     """
 
     def __init__(self, on_advance: Callable[[P], None]) -> None:
@@ -119,14 +157,26 @@ class OrderedAcks(Generic[P]):
         """Records tracked but not yet part of the acked prefix."""
         return len(self._positions)
 
-    def track(self, position: P) -> Callable[[], None]:
-        """Register the next record; return the callback that acknowledges it."""
+    def push(self, position: P) -> int:
+        """Register the next record; return its sequence number."""
         sequence = self._next
         self._next = sequence + 1
         self._positions.append(position)
-        return partial(self._ack, sequence)
+        return sequence
 
-    def _ack(self, sequence: int) -> None:
+    def extend(self, positions: Sequence[P]) -> int:
+        """Register the next records, in order; return the first one's sequence number."""
+        first = self._next
+        self._next = first + len(positions)
+        self._positions.extend(positions)
+        return first
+
+    def track(self, position: P) -> Callable[[], None]:
+        """Register the next record; return the callback that acknowledges it."""
+        return partial(self.ack, self.push(position))
+
+    def ack(self, sequence: int) -> None:
+        """Acknowledge the record registered as ``sequence``."""
         first = self._first
         if sequence != first:
             if sequence > first:
@@ -141,6 +191,24 @@ class OrderedAcks(Generic[P]):
             first += 1
         self._first = first
         self._on_advance(last)
+
+    def ack_range(self, first: int, count: int) -> None:
+        """Acknowledge the ``count`` records registered from ``first`` on."""
+        start = self._first
+        end = first + count
+        if count <= 0 or end <= start:
+            return  # nothing, or acked already
+        if first > start:
+            self._early.update(range(first, end))
+            return
+        positions, early = self._positions, self._early
+        last = end - 1
+        for _ in range(last - start):  # all but the last in one step...
+            positions.popleft()
+        if early:
+            early.difference_update(range(start, end))
+        self._first = last
+        self.ack(last)  # ...which goes on through any acked early after it
 
 
 class Receipt(Protocol):

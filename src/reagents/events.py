@@ -21,10 +21,12 @@ from reagents.errors import EventDecodeError, describe_validation_error
 __all__ = [
     "AgentEvent",
     "AgentResponse",
+    "EventRoute",
     "as_utc",
     "decode_event",
     "encode_event",
     "new_id",
+    "read_route",
     "utc_now",
 ]
 
@@ -202,6 +204,34 @@ class AgentResponse(BaseModel):
 
 
 _validate_json = AgentEvent.__pydantic_validator__.validate_json
+
+
+class EventRoute(BaseModel):
+    """What routing needs of an event, read from its wire form without building it.
+
+    `read_route` parses the whole document (so JSON that is malformed anywhere is
+    caught) but builds only these two fields: a source skips what no subscription,
+    sink or schema of its pipeline wants without decoding the rest of the event.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    event_type: str = Field(min_length=1)
+    target_agents: tuple[str, ...] = ()
+
+
+_validate_route = EventRoute.__pydantic_validator__.validate_json
+
+
+def read_route(raw: bytes) -> EventRoute | None:
+    """The event type and addressees of an encoded event, or None when they cannot be
+    read (not JSON, not an object, no usable ``event_type``): decode such a record in
+    full, and its decode error is the reason its dead letter gives."""
+    try:
+        route: EventRoute = _validate_route(raw)
+    except ValidationError:
+        return None
+    return None if route.event_type.isspace() else route
 
 
 def encode_event(event: AgentEvent) -> bytes:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from reagents.dead_letter import DeadLetter, FailureStage
 from reagents.delivery import Ack, Incoming
 from reagents.errors import ConfigurationError, PayloadValidationError
-from reagents.events import AgentEvent
+from reagents.events import AgentEvent, EventRoute
 from reagents.pipelines.deliveries import Delivery
 from reagents.pipelines.flow_control import FlowControl
 from reagents.pipelines.handling import HandlingObserver
@@ -152,6 +152,35 @@ class Bus:
             waiting[1].set_result(event)
 
     # -- routing -----------------------------------------------------------------------
+
+    @property
+    def selective(self) -> bool:
+        """False while every event is wanted: a subscriber of every type, a tap, an
+        answer awaited (sources then decode every record without reading its route)."""
+        return not (
+            self.tap.observers
+            or self._answers
+            or self.agent_router.accepts_any
+            or self.sink_router.accepts_any
+        )
+
+    def wants(self, route: EventRoute) -> bool:
+        """Whether an agent, sink or payload schema may want an event of ``route``.
+
+        A source acks a record this refuses without decoding it (it is counted as
+        ingested): nothing would have been done with it but an ack.
+        """
+        event_type = route.event_type
+        if (
+            route.target_agents
+            or self.agent_router.candidates(event_type)
+            or self.sink_router.candidates(event_type)
+            or (self.schemas is not None and event_type in self.schemas)
+            or not self.selective
+        ):
+            return True
+        self.counters.ingested += 1
+        return False
 
     def ingest(self, batch: Sequence[Incoming]) -> None:
         """Route a batch of source records; ack at once those nothing subscribes to."""

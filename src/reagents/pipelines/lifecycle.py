@@ -78,6 +78,7 @@ class Lifecycle:
             runner.start()
         for source in sources:
             source.flows_wait = self._work.only_flows_hold
+            source.routing = self._bus
         self._started.set()
         pumps = {asyncio.create_task(self._pump(s), name=f"reagents:{s.name}"): s for s in sources}
         inbox_pump = asyncio.create_task(self._pump(self.inbox), name="reagents:inbox")
@@ -188,6 +189,7 @@ class Lifecycle:
         finally:
             for source in sources:
                 source.flows_wait = None
+                source.routing = None
             self.running = False
             self._ended.set()
 

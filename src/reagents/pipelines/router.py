@@ -63,6 +63,11 @@ class Router(Generic[T]):
     def __len__(self) -> int:
         return len(self._entries)
 
+    @property
+    def accepts_any(self) -> bool:
+        """True if a subscriber may accept events of any type (no type to index it by)."""
+        return bool(self._anywhere)
+
     def add(self, subscriber: T, subscription: Filter, rank: int = 5) -> None:
         """File ``subscriber`` under the event types ``subscription`` can accept."""
         index = len(self._entries)

@@ -23,6 +23,8 @@ __all__ = [
     "CheckpointError",
     "Decoder",
     "LineReader",
+    "check_size",
+    "check_start",
     "decode_line",
     "end_of_complete_lines",
     "read_checkpoint",
@@ -156,3 +158,31 @@ def end_of_complete_lines(path: Path) -> Checkpoint:
                 last_newline_end = offset + chunk.rindex(b"\n") + 1
             offset += len(chunk)
     return Checkpoint(last_newline_end, lines)
+
+
+def check_start(path: Path, file: BinaryIO, start: Checkpoint, checkpoint_path: Path) -> None:
+    """``start`` must lie within the open ``file``, at a line boundary."""
+    offset = start.offset
+    size = os.fstat(file.fileno()).st_size
+    if size < offset:
+        check_size(path, start, checkpoint_path, size)
+    if 0 < offset < size:
+        file.seek(offset - 1)
+        if b"\n" not in file.read(2):  # a newline ends the last line or starts the next
+            raise CheckpointError(
+                f"{path}: offset {offset} (line {start.line}) is not at a line boundary: "
+                f"the file was replaced; delete {checkpoint_path} or use start='beginning'"
+            )
+
+
+def check_size(
+    path: Path, position: Checkpoint, checkpoint_path: Path, size: int | None = None
+) -> None:
+    """The file at ``path`` (``size`` bytes, else its size now) must reach ``position``."""
+    size = path.stat().st_size if size is None else size
+    if size < position.offset:
+        raise CheckpointError(
+            f"{path} has {size} bytes but {position.offset} bytes (line "
+            f"{position.line}) were already read: the file was truncated or replaced; "
+            f"delete {checkpoint_path} or use start='beginning'"
+        )

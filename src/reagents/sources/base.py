@@ -17,16 +17,28 @@ import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Sequence
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 
 import reactivex
 from reactivex import Observable, abc
 from reactivex.disposable import Disposable
 
 from reagents.delivery import Incoming
-from reagents.events import AgentEvent
+from reagents.events import AgentEvent, EventRoute
 
-__all__ = ["Source"]
+__all__ = ["Routing", "Source"]
+
+
+class Routing(Protocol):
+    """What a running pipeline tells its sources about the events it wants."""
+
+    @property
+    def selective(self) -> bool:
+        """False while every event is wanted: then reading routes first is no use."""
+
+    def wants(self, route: EventRoute) -> bool:
+        """Whether an event of ``route`` may be wanted; a record refused may be acked
+        without decoding it (the pipeline counts it as ingested)."""
 
 
 class Source(ABC):
@@ -39,6 +51,9 @@ class Source(ABC):
     """Set by a running pipeline: True while every record in flight is held by agents'
     flows that wait for more input (every agent idle). A source paused at its own
     window then reads on, since the acks it waits for come only after more input."""
+    routing: Routing | None = None
+    """Set by a running pipeline: a source that can read an encoded record's route
+    cheaply (`read_route`) acks the records it refuses without decoding them."""
     state: str = "idle"
     """Set by a running pipeline: ``reading``, ``ended`` (exhausted), ``stopped`` or
     ``failed: <error>`` (what a readiness probe reports)."""

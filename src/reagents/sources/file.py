@@ -23,15 +23,17 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 from reagents.dead_letter import DeadLetter
-from reagents.delivery import Incoming, OrderedAcks
+from reagents.delivery import Incoming, OrderedAcks, noop_ack
 from reagents.errors import check_positive
-from reagents.events import AgentEvent, as_utc, decode_event
+from reagents.events import AgentEvent, EventRoute, as_utc, decode_event, read_route
 from reagents.policies import Watermarks
 from reagents.sources._jsonl import (
     Checkpoint,
     CheckpointError,
     Decoder,
     LineReader,
+    check_size,
+    check_start,
     decode_line,
     end_of_complete_lines,
     read_checkpoint,
@@ -157,7 +159,7 @@ class FileSource(Source):
         """Yield records of up to ``batch_size`` lines; while following, poll for more."""
         self._file = open(self.path, "rb", buffering=0)  # noqa: SIM115  (released in finally)
         try:
-            self._check_start(self._file)
+            check_start(self.path, self._file, self._start, self.checkpoint_path)
             # Without follow, the file is read as it was when reading began: lines appended
             # meanwhile (say, a dead-letter log replayed into itself) are not read.
             end = None if self._follow else os.fstat(self._file.fileno()).st_size
@@ -174,13 +176,14 @@ class FileSource(Source):
                 if not lines:
                     if not self._follow:
                         return
-                    self._check_size(Checkpoint(reader.read_to, line_no), self.total_bytes)
+                    check_size(self.path, Checkpoint(reader.read_to, line_no), self.checkpoint_path)
                     await self._sleep(self._poll_interval)
                     continue
                 batch: list[Incoming] = []
+                wants = self._wants()
                 for raw, end in lines:
                     line_no += 1
-                    incoming = self._record(raw, end, line_no)
+                    incoming = self._record(raw, end, line_no, wants)
                     if incoming is None:
                         continue
                     if paced and self._pace(incoming.item) > 0:
@@ -219,23 +222,37 @@ class FileSource(Source):
                 )
         return False
 
-    def _record(self, raw: bytes, end: int, line_no: int) -> Incoming | None:
-        ack = self._acks.track((end, line_no))
+    def _record(
+        self, raw: bytes, end: int, line_no: int, wants: Callable[[EventRoute], bool] | None
+    ) -> Incoming | None:
+        sequence = self._acks.push((end, line_no))
         if raw.endswith(b"\r"):
             raw = raw[:-1]
         if not raw or raw.isspace():
-            ack()
+            self._acks.ack(sequence)
             return None
-        origin = f"{self._file_name}:{line_no}"
-        item = decode_line(raw, origin, self._decode)
+        if wants is not None:
+            route = read_route(raw)
+            if route is not None and not wants(route):  # nobody wants it: acked unread
+                self._acks.ack(sequence)
+                return None
+        item = decode_line(raw, f"{self._file_name}:{line_no}", self._decode)
         if (
             self._since is not None
             and isinstance(item, AgentEvent)
             and item.timestamp < self._since
         ):
-            ack()
+            self._acks.ack(sequence)
             return None
-        return Incoming(item, ack, origin)
+        return Incoming(item, noop_ack, self._file_name + ":", 0, self._acks, sequence, line_no)
+
+    def _wants(self) -> Callable[[EventRoute], bool] | None:
+        """The pipeline's `Routing.wants` when lines may be skipped unread: events in
+        reagents' wire form, neither paced nor filtered by time, a selective pipeline."""
+        routing = self.routing
+        if routing is None or self._decode is not decode_event or not routing.selective:
+            return None
+        return None if self._speed is not None or self._since is not None else routing.wants
 
     def _pace(self, item: AgentEvent | DeadLetter) -> float:
         """Seconds to wait before emitting ``item`` at the recorded pace."""
@@ -255,31 +272,9 @@ class FileSource(Source):
             saved = read_checkpoint(self.checkpoint_path)
             if saved is None:
                 return Checkpoint(0, 0)
-            self._check_size(saved, self.total_bytes)
+            check_size(self.path, saved, self.checkpoint_path)
             return saved
         return end_of_complete_lines(self.path)
-
-    def _check_start(self, file: BinaryIO) -> None:
-        """The start offset must lie within the file, at a line boundary."""
-        offset = self._start.offset
-        size = os.fstat(file.fileno()).st_size
-        self._check_size(self._start, size)
-        if 0 < offset < size:
-            file.seek(offset - 1)
-            if b"\n" not in file.read(2):  # a newline ends the last line or starts the next
-                raise CheckpointError(
-                    f"{self.path}: offset {offset} (line {self._start.line}) is not at a line "
-                    f"boundary: the file was replaced; delete {self.checkpoint_path} or use "
-                    "start='beginning'"
-                )
-
-    def _check_size(self, position: Checkpoint, size: int) -> None:
-        if size < position.offset:
-            raise CheckpointError(
-                f"{self.path} has {size} bytes but {position.offset} bytes (line "
-                f"{position.line}) were already read: the file was truncated or replaced; "
-                f"delete {self.checkpoint_path} or use start='beginning'"
-            )
 
     def _on_advance(self, position: tuple[int, int]) -> None:
         self._acked = position

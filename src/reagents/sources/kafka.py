@@ -4,14 +4,20 @@ Offsets are never auto-committed: each partition's acked records become a contig
 prefix (`OrderedAcks`) whose end is committed every ``commit_interval`` seconds, on
 revocation and on `close` — at-least-once, nothing committed before it is handled.
 
-Backpressure is per partition: a partition with ``window.high`` records in flight is
-paused and resumed at ``window.low``, while a background task keeps polling (paused
-partitions return nothing) so the group never evicts the consumer; each poll asks for
-no more records than the free window. Undecodable records become decode dead letters
-(a pipeline writes them to its dead-letter sink and acks them). Needs ``reagents[kafka]``.
+Backpressure never throws fetched records away: the poller reads ahead at most one
+poll (``max_poll_records``) beyond what the pipeline took, and while that much waits
+it does not poll (aiokafka keeps at most one fetch per partition meanwhile; after a
+long stall it polls with every partition paused, so the group keeps the consumer).
+How much the pipeline takes is its own watermarks' business (deliveries in flight),
+the one limit of the normal case. ``window`` bounds, per partition, the records not
+yet in its acked prefix (what a crash re-delivers): a partition whose oldest record is
+stuck (a long retry) is paused at ``high`` and resumed at ``low``. A record nobody in
+the pipeline wants is acked without being decoded (see ``kafka_partitions``);
+undecodable records become decode dead letters (a pipeline writes them to its
+dead-letter sink and acks them). Needs ``reagents[kafka]``.
 
     partition 0: |--0--1--2--3--4--|   acked 0 1 _ 3      → commit 2 (next to read)
-    window     :  high=4 → pause(0) ... in flight <= low → resume(0)
+    window     :  high=4 → pause(0) ... unacked <= low → resume(0)
 
 Here: the source and its poll loop. Beside it: ``kafka_partitions`` (acks, pauses, the
 polled backlog), ``kafka_records`` (record → event or dead letter) and ``kafka_group``
@@ -21,22 +27,22 @@ polled backlog), ``kafka_records`` (record → event or dead letter) and ``kafka
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, Iterable, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Literal
 
 from reagents.delivery import Incoming
 from reagents.errors import ConfigurationError, check_positive
-from reagents.events import decode_event
+from reagents.events import EventRoute, decode_event
 from reagents.extras import KAFKA_HINT, require_extra
 from reagents.kafka.config import KafkaConfig, require_aiokafka
 from reagents.policies import Watermarks
 from reagents.sources.base import Source
 from reagents.sources.kafka_group import Flushable, Membership, StartAt, check_start
-from reagents.sources.kafka_partitions import Backlog, StuckWatch
+from reagents.sources.kafka_partitions import Backlog
 from reagents.sources.kafka_records import Decoder
+from reagents.sources.kafka_window import PartitionWindow
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaConsumer
@@ -44,6 +50,9 @@ if TYPE_CHECKING:
 __all__ = ["Flushable", "KafkaSource", "StartAt"]
 
 _log = logging.getLogger(__name__)
+
+FIRST = asyncio.FIRST_COMPLETED
+_KEEPALIVE = 30.0  # most seconds without a poll (capped at a third of max_poll_interval)
 
 
 class KafkaSource(Source):
@@ -53,8 +62,11 @@ class KafkaSource(Source):
       ``"earliest"``, ``"latest"``, an offset, or a `datetime`. An explicit start is
       applied the first time this source is assigned a partition; after a rebalance
       the group's committed offsets rule.
-    * ``max_poll_records`` bounds one poll; ``batch_size`` is how many records are decoded
-      and handed to the pipeline at a time (small batches keep few events alive).
+    * ``max_poll_records`` bounds one poll and how far the poller reads ahead;
+      ``batch_size`` is how many records are decoded and handed to the pipeline at a
+      time (small batches keep few events alive).
+    * ``window``: a partition with ``high`` records not yet in its acked prefix is
+      paused until it is down to ``low`` (default 20,000 / 10,000).
     * ``group_id=None``: no group, no commits; all partitions of ``topics`` are read
       (for replay). ``stop_when_idle`` ends the source after that many seconds
       without a record while partitions were assigned and none paused (end of a replay).
@@ -110,7 +122,7 @@ class KafkaSource(Source):
         self.name = name or f"kafka:{pattern or ','.join(self.topics)}"
         self.start = start
         self.reset = reset
-        self.window = window or Watermarks(high=4000, low=2000)
+        self.window = window or Watermarks(high=20_000, low=10_000)
         self.batch_size = batch_size
         self.max_poll_records = max_poll_records
         self.poll_timeout_ms = int(poll_timeout * 1000)
@@ -138,13 +150,17 @@ class KafkaSource(Source):
         self._stopping = False
         self._closed = False
         self.consumed = 0
-        self.pauses = 0
-        self._stuck = StuckWatch(self.name, _log)
+        self._window = PartitionWindow(self.name, self.window, lambda: self.flows_wait)
 
     @property
     def in_flight(self) -> int:
         """Records polled but not yet part of an acked prefix, over all partitions."""
         return sum(len(part.acks) for part in self._parts.values())
+
+    @property
+    def pauses(self) -> int:
+        """How often a partition was paused because its window was full."""
+        return self._window.pauses
 
     @property
     def paused(self) -> list[str]:
@@ -199,10 +215,19 @@ class KafkaSource(Source):
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
-            out = backlog.hand_out(self.batch_size, self._decode)
-            self._taken.set()
+            out = backlog.hand_out(self.batch_size, self._decode, self._wants())
+            if backlog.count < self.max_poll_records:
+                self._taken.set()  # room for the next poll
             if out:
                 yield out
+
+    def _wants(self) -> Callable[[EventRoute], bool] | None:
+        """The pipeline's `Routing.wants` while it is selective and records are events in
+        reagents' JSON wire form (a custom decoder's records are all decoded)."""
+        routing = self.routing
+        if routing is None or self._decode is not decode_event or not routing.selective:
+            return None
+        return routing.wants
 
     async def close(self) -> None:
         """Stop polling, commit the acked prefix of every partition, leave the group."""
@@ -232,30 +257,27 @@ class KafkaSource(Source):
     # -- polling -------------------------------------------------------------------------
 
     async def _poll_loop(self, consumer: AIOKafkaConsumer) -> None:
+        keepalive = min(_KEEPALIVE, self.config.max_poll_interval_ms / 3000)
         next_commit = time.monotonic() + self.commit_interval
-        idle_since = time.monotonic()
+        idle_since = last_poll = time.monotonic()
         try:
             while not self._stopping:
-                if self._backlog.count >= self.max_poll_records:  # one poll ahead is enough
-                    self._taken.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._taken.wait(), self.poll_timeout_ms / 1000)
-                room = self._update_pauses(consumer)
-                if room <= 0 and self._parts and self.flows_wait and self.flows_wait():
-                    room = self._update_pauses(consumer, read_on=True)  # flows hold it all
-                if room <= 0 and self._parts:  # all paused: wait for the low mark, then poll
-                    self._stuck.paused(self.in_flight)
-                    self._room.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._room.wait(), self.poll_timeout_ms / 1000)
-                    polled = await consumer.getmany(timeout_ms=0, max_records=1)
-                else:
-                    self._stuck.since = None
-                    polled = await consumer.getmany(
-                        timeout_ms=self.poll_timeout_ms,
-                        max_records=max(1, min(room, self.max_poll_records)),
-                    )
                 now = time.monotonic()
+                if now >= next_commit:
+                    await self._group.commit(list(self._parts.values()))
+                    next_commit = now + self.commit_interval
+                room = self._room_to_poll(consumer)
+                if room <= 0 and now - last_poll < keepalive:
+                    await self._wait_for_room()
+                    continue
+                if room <= 0:  # stalled: a poll with nothing fetchable keeps the membership
+                    self._window.pause_all(consumer, self._parts.values())
+                    polled = await consumer.getmany(timeout_ms=0)
+                else:
+                    polled = await consumer.getmany(
+                        timeout_ms=self.poll_timeout_ms, max_records=room
+                    )
+                last_poll = now = time.monotonic()
                 taken = self._backlog.take(self._parts, polled) if polled else 0
                 self.consumed += taken
                 if taken:
@@ -264,30 +286,30 @@ class KafkaSource(Source):
                 elif self.paused or self.stop_when_idle is None or not self._parts:
                     idle_since = now
                 elif now - idle_since >= self.stop_when_idle and not self._backlog:
-                    self._exhausted = True
-                if now >= next_commit:
-                    await self._group.commit(list(self._parts.values()))
-                    next_commit = now + self.commit_interval
-                if self._exhausted:
+                    self._exhausted = True  # the end of a replay
                     break
         except Exception as error:  # handed to the pipeline through batches()
             self._failure = error
         finally:
             self._wakeup.set()
 
-    def _update_pauses(self, consumer: AIOKafkaConsumer, read_on: bool = False) -> int:
-        """Pause full partitions, resume drained ones (all if ``read_on``): the free window."""
-        high, low = self.window.high, self.window.low
-        room = 0
-        for part in self._parts.values():
-            in_flight = len(part.acks)
-            if part.paused and (in_flight <= low or read_on):
-                consumer.resume(part.tp)
-                part.paused = False
-            elif not part.paused and in_flight >= high and not read_on:
-                consumer.pause(part.tp)
-                part.paused = True
-                self.pauses += 1
-            if not part.paused:
-                room += high - in_flight
-        return self.max_poll_records if read_on else room
+    def _room_to_poll(self, consumer: AIOKafkaConsumer) -> int:
+        """How many records a poll may bring now: none while a poll's worth waits to be
+        handed out, else what the open partitions' windows have room for."""
+        if self._backlog.count >= self.max_poll_records:
+            return 0
+        if not self._parts:  # none assigned yet: one partition's window at most
+            return min(self.window.high, self.max_poll_records)
+        return min(self._window.update(consumer, self._parts.values()), self.max_poll_records)
+
+    async def _wait_for_room(self) -> None:
+        """Until the pipeline takes records or a partition has room (a poll timeout at most)."""
+        self._taken.clear()
+        self._room.clear()
+        taken, room = self._taken.wait(), self._room.wait()
+        waits = {asyncio.ensure_future(taken), asyncio.ensure_future(room)}
+        try:
+            await asyncio.wait(waits, timeout=self.poll_timeout_ms / 1000, return_when=FIRST)
+        finally:
+            for wait in waits:
+                wait.cancel()

@@ -2,25 +2,25 @@
 
 `Partition` turns one assigned partition's out-of-order acks into the next offset to
 commit (`OrderedAcks`, O(1) per record) and remembers whether it is paused or revoked
-(and, started at a time, skips the records stamped before it); `StuckWatch` warns
-when every partition stays paused.
+(and, started at a time, skips the records stamped before it).
 `Backlog` queues what the poller read, one `Polled` per partition and poll, until the
 pipeline pulls it: records are decoded only then, a batch at a time, each with the
 causation depth its ``reagents-depth`` header carries (and the trace context of its
-``traceparent`` header, when the event has none). Nothing here talks
-to Kafka; aiokafka's record types are only named for the type checker.
+``traceparent`` header, when the event has none). When the pipeline is selective,
+each record's route is read first (`read_route`: the JSON parsed, two fields built)
+and a record nobody wants is acked unread, with its neighbours, in one range; only
+the others are decoded and validated in full. Nothing here talks to Kafka;
+aiokafka's record types are only named for the type checker.
 """
 
 from __future__ import annotations
 
-import logging
-import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, TypeAlias
 
-from reagents.delivery import Incoming, OrderedAcks
-from reagents.events import AgentEvent
+from reagents.delivery import Incoming, OrderedAcks, noop_ack
+from reagents.events import AgentEvent, EventRoute, read_route
 from reagents.kafka.headers import read_headers, with_trace_context
 from reagents.sources.kafka_records import Decoder, decode_value
 
@@ -30,35 +30,7 @@ if TYPE_CHECKING:
     Record: TypeAlias = ConsumerRecord[bytes, bytes]
     """One record as the source's consumer returns it (no deserializers: raw bytes)."""
 
-__all__ = ["STUCK_AFTER", "Backlog", "Partition", "Polled", "StuckWatch"]
-
-STUCK_AFTER = 60.0  # seconds every partition may stay paused before a warning
-
-
-class StuckWatch:
-    """Warns once if every partition stayed paused for a minute (a flow's window may
-    hold records and wait for input the source's window does not let in)."""
-
-    __slots__ = ("log", "name", "since", "warned")
-
-    def __init__(self, name: str, log: logging.Logger) -> None:
-        self.name = name
-        self.log = log
-        self.since: float | None = None  # when every partition was found paused
-        self.warned = False
-
-    def paused(self, in_flight: int) -> None:
-        """Every partition is paused now (``since`` = None when one is not)."""
-        now = time.monotonic()
-        if self.since is None:
-            self.since = now
-        elif now - self.since > STUCK_AFTER and not self.warned:
-            self.warned = True
-            self.log.warning(
-                "%s: every partition paused for %.0f s with %d records unacknowledged: if an "
-                "agent's flow holds them waiting for more input, raise window=Watermarks(...)",
-                *(self.name, now - self.since, in_flight),
-            )
+__all__ = ["Backlog", "Partition", "Polled"]
 
 
 class Partition:
@@ -74,6 +46,7 @@ class Partition:
         "not_before",
         "on_room",
         "paused",
+        "place",
         "revoked",
         "tp",
     )
@@ -83,6 +56,7 @@ class Partition:
         self.low = low
         self.on_room = on_room
         self.label = f"{tp.topic}[{tp.partition}]"
+        self.place = f"{self.label}@"  # a record's origin is this and its offset
         self.acks: OrderedAcks[int] = OrderedAcks(self._advance)
         self.acked: int | None = None  # next offset to read after the acked prefix
         self.committed: int | None = None
@@ -103,16 +77,15 @@ class Partition:
 
 
 class Polled:
-    """One partition's records from one poll, with their acks; handed out from ``next`` on."""
+    """One partition's records from one poll, handed out from ``next`` on; the record
+    at ``index`` is ``first + index`` in the partition's `OrderedAcks`."""
 
-    __slots__ = ("acks", "next", "part", "records")
+    __slots__ = ("first", "next", "part", "records")
 
-    def __init__(
-        self, part: Partition, records: list[Record], acks: list[Callable[[], None]]
-    ) -> None:
+    def __init__(self, part: Partition, records: list[Record], first: int) -> None:
         self.part = part
         self.records = records
-        self.acks = acks
+        self.first = first
         self.next = 0
 
 
@@ -152,38 +125,31 @@ class Backlog:
                 records = _from_start_time(part, records)
             if part is None or part.revoked or not records:
                 continue
-            track = part.acks.track
-            acks = [track(record.offset) for record in records]
-            self.queue.append(Polled(part, records, acks))
+            first = part.acks.extend([record.offset for record in records])
+            self.queue.append(Polled(part, records, first))
             taken += len(records)
         self.count += taken
         return taken
 
-    def hand_out(self, size: int, decode: Decoder) -> list[Incoming]:
-        """Decode up to ``size`` queued records, in partition order.
+    def hand_out(
+        self, size: int, decode: Decoder, wants: Callable[[EventRoute], bool] | None
+    ) -> list[Incoming]:
+        """Up to ``size`` queued records, decoded, in partition order.
 
         Records are decoded only here, a batch at a time: a few live events keep the
-        garbage collector's work small, however far ahead the poller has read.
+        garbage collector's work small, however far ahead the poller has read. With
+        ``wants``, a record whose route it refuses is acked without being decoded.
         """
         out: list[Incoming] = []
         ready = self.queue
         while ready and len(out) < size:
             polled = ready[0]
-            part, records, acks, start = polled.part, polled.records, polled.acks, polled.next
+            part, records, start = polled.part, polled.records, polled.next
             if part.revoked:
                 ready.popleft()
                 self.count -= len(records) - start
                 continue
-            stop = min(len(records), start + size - len(out))
-            label = part.label
-            for index in range(start, stop):
-                record = records[index]
-                origin = f"{label}@{record.offset}"
-                item = decode_value(record.value, origin, decode)
-                depth, parent, state = read_headers(record.headers)
-                if parent is not None and type(item) is AgentEvent:
-                    item = with_trace_context(item, parent, state)
-                out.append(Incoming(item, acks[index], origin, depth))
+            stop = _hand_out(polled, out, size, decode, wants)
             self.count -= stop - start
             part.handed = records[stop - 1].offset + 1
             if stop == len(records):
@@ -191,3 +157,43 @@ class Backlog:
             else:
                 polled.next = stop
         return out
+
+
+def _hand_out(
+    polled: Polled,
+    out: list[Incoming],
+    size: int,
+    decode: Decoder,
+    wants: Callable[[EventRoute], bool] | None,
+) -> int:
+    """Hand ``polled``'s records out into ``out`` until it holds ``size``; the index
+    after the last record taken (handed out, or acked unread)."""
+    part, records, first = polled.part, polled.records, polled.first
+    acks, place = part.acks, part.place
+    unread = -1  # where the run of records acked unread began
+    index, end = polled.next, len(records)
+    while index < end and len(out) < size:
+        record = records[index]
+        value = record.value
+        if wants is not None:
+            route = read_route(value) if value is not None else None
+            if route is not None and not wants(route):
+                if unread < 0:
+                    unread = index
+                index += 1
+                continue
+        if unread >= 0:
+            acks.ack_range(first + unread, index - unread)
+            unread = -1
+        offset = record.offset
+        item = decode_value(value, place, offset, decode)
+        headers, depth = record.headers, 0
+        if headers:
+            depth, parent, state = read_headers(headers)
+            if parent is not None and type(item) is AgentEvent:
+                item = with_trace_context(item, parent, state)
+        out.append(Incoming(item, noop_ack, place, depth, acks, first + index, offset))
+        index += 1
+    if unread >= 0:
+        acks.ack_range(first + unread, index - unread)
+    return index

@@ -20,14 +20,19 @@ Decoder = Callable[[bytes], AgentEvent]
 _DEAD_LETTER_KEY = b'"dead_letter_id"'
 
 
-def decode_value(value: bytes | None, origin: str, decode: Decoder) -> AgentEvent | DeadLetter:
-    """The event in a record's ``value``, else its decode dead letter."""
+def decode_value(
+    value: bytes | None, place: str, offset: int, decode: Decoder
+) -> AgentEvent | DeadLetter:
+    """The event in a record's ``value``, else its decode dead letter (whose origin is
+    ``place`` and ``offset``: ``topic[n]@offset``)."""
     if value is None:
+        origin = f"{place}{offset}"
         error = ValueError("empty record (a tombstone): no event")
         return DeadLetter.from_error(FailureStage.DECODE, error, raw=b"", origin=origin)
     try:
         return decode(value)
     except Exception as error:  # any decoder failure becomes a dead letter
+        origin = f"{place}{offset}"
         if _DEAD_LETTER_KEY in value:
             replayed = _replayed(value)
             if replayed is not None:
