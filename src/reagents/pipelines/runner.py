@@ -201,7 +201,8 @@ class AgentRunner:
         is also the start of the next one when the worker takes it without suspending
         in between (another item was waiting). After any suspension it reads afresh.
         """
-        queue, agent, stats = self._queue, self.agent, self.stats
+        queue, agent, stats, pacer = self._queue, self.agent, self.stats, self._pacer
+        validated = self.flow is None and agent.input_validator is not None
         until_yield = _YIELD_EVERY
         now = 0  # the clock at the end of the last handling, while nothing ran since
         while True:
@@ -218,10 +219,9 @@ class AgentRunner:
                 now = 0
             self._taken += 1
             try:
-                if self._pacer is not None:
-                    await self._pacer.wait()
+                if pacer is not None:
+                    await pacer.wait()
                     now = 0
-                validated = self.flow is None and agent.input_validator is not None
                 if validated and not self._valid_input(item):  # type: ignore[arg-type]
                     now = 0
                     continue  # dead-lettered (the finally counts it towards a pause)
