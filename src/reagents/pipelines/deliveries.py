@@ -32,6 +32,7 @@ __all__ = [
     "check_outputs",
     "complete",
     "release_all",
+    "settle",
 ]
 
 ERROR_TYPE = "agent_error"
@@ -162,6 +163,14 @@ def release_all(receipts: Sequence[Receipt]) -> None:
     """Release every receipt (a flow output was handled or dead-lettered)."""
     for receipt in receipts:
         receipt.release()
+
+
+def settle(item: WorkItem, host: RunnerHost) -> None:
+    """``item`` was handled with no outputs (or dead-lettered without answers): settle it."""
+    if type(item) is Delivery:
+        host.finished(item)
+    else:
+        release_all(item.receipts)  # type: ignore[union-attr]
 
 
 def complete(item: WorkItem, outputs: list[AgentEvent], host: RunnerHost) -> None:

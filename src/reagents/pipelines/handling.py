@@ -15,10 +15,13 @@ in ``start`` that the handler sees and reset it when finished.
 from __future__ import annotations
 
 import asyncio
+import time
+from types import CoroutineType
 from typing import Literal, Protocol, TypeAlias
 
 from reagents.dead_letter import FailureStage
 from reagents.events import AgentEvent
+from reagents.pipelines.deliveries import check_outputs
 from reagents.pipelines.failures import timed_out
 from reagents.sinks.agent import Agent
 from reagents.sinks.outputs import HandlerResult, collect_outputs
@@ -56,17 +59,37 @@ class HandlingObserver(Protocol):
 
 
 async def handler_outputs(
-    agent: Agent, result: HandlerResult, event: AgentEvent, elapsed_ms: float
+    agent: Agent, result: HandlerResult, event: AgentEvent, started_ns: int
 ) -> list[AgentEvent]:
-    """The handler's outputs, awaited within the agent's ``timeout`` (if any)."""
-    collecting = collect_outputs(result, event, agent.id, elapsed_ms)
+    """The events a handler's ``result`` puts on the bus, awaited within the agent's
+    ``timeout`` (if any), then checked against its output schema.
+
+    ``started_ns`` (``time.perf_counter_ns``) is when the handler was called: a dict's
+    `AgentResponse` carries the time since as ``processing_time_ms``, read once
+    ``result`` (an ``async def`` handler's coroutine) has been awaited.
+    """
     if agent.handler_timeout is None:
-        return await collecting
-    try:
-        async with asyncio.timeout(agent.handler_timeout) as deadline:
-            return await collecting
-    except TimeoutError as error:
-        if not deadline.expired():  # the handler's own TimeoutError
-            raise
-        # its cause's traceback shows where the handler was when time ran out
-        raise TimeoutError(timed_out(agent.id, agent.handler_timeout)) from error
+        outputs = await _collected(agent, result, event, started_ns)
+    else:
+        try:
+            async with asyncio.timeout(agent.handler_timeout) as deadline:
+                outputs = await _collected(agent, result, event, started_ns)
+        except TimeoutError as error:
+            if not deadline.expired():  # the handler's own TimeoutError
+                raise
+            # its cause's traceback shows where the handler was when time ran out
+            raise TimeoutError(timed_out(agent.id, agent.handler_timeout)) from error
+    if agent.output_validator is not None:
+        check_outputs(agent.output_validator, outputs)
+    return outputs
+
+
+async def _collected(
+    agent: Agent, result: HandlerResult, event: AgentEvent, started_ns: int
+) -> list[AgentEvent]:
+    if type(result) is CoroutineType:
+        result = await result
+        if result is None:
+            return []
+    elapsed_ms = (time.perf_counter_ns() - started_ns) / 1e6
+    return await collect_outputs(result, event, agent.id, elapsed_ms)

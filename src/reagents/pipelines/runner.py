@@ -1,11 +1,14 @@
 """`AgentRunner`: one agent's priority queue, its long-lived workers, retries and stats.
 
-Events wait in a `PriorityFifo` (event priority, then arrival), so when the agent is busy
-the most urgent waiting event is handled next and equals stay FIFO; with aging, so a
-waiting event is passed by at most `PRIORITY_AGING` later arrivals per level. ``max_concurrent``
-workers pull from it; there is no Task per event. A failure is retried after the
-agent's backoff without holding a worker, then dead-lettered (at once if the agent's
-``no_retry`` matches it; see `failures`); it never ends the stream.
+Events wait in a `PriorityFifo` (event priority, then arrival; a plain deque while
+all waiting events have one priority), so the most urgent waiting event is handled
+next and equals stay FIFO; with aging, a waiting event is passed by at most
+`PRIORITY_AGING` later arrivals per level. ``max_concurrent`` workers pull from it;
+there is no Task per event. A failure is retried after the agent's backoff without
+holding a worker, then dead-lettered (at once if ``no_retry`` matches it; see
+`retries`, `failures`); it never ends the stream. A handler that returns None costs
+no output list (an ``async def`` one a single await), and a busy worker reads the
+clock once per event (see `AgentRunner._work`).
 
 An agent with a flow gets its deliveries through its `FlowStage` first; what the flow
 emits is queued as a `FlowItem` and handled like an event, and its receipts are
@@ -20,25 +23,28 @@ import logging
 import random
 import time
 from collections import deque
+from operator import attrgetter
+from types import CoroutineType
 from typing import Any
 
 from reagents.ai.agent import LLMAgent
 from reagents.dead_letter import FailureStage
 from reagents.delivery import Held, causation_depth
 from reagents.errors import PayloadValidationError
-from reagents.events import utc_now
+from reagents.events import AgentEvent
 from reagents.pipelines.deliveries import (
     Delivery,
     FlowItem,
     RunnerHost,
     WorkItem,
-    check_outputs,
     complete,
+    settle,
 )
 from reagents.pipelines.failures import dead_letter_item
 from reagents.pipelines.flows import FlowStage
 from reagents.pipelines.handling import Handling, HandlingObserver, handler_outputs
 from reagents.pipelines.pacing import Pacer
+from reagents.pipelines.retries import Retries, retry_delay
 from reagents.pipelines.stats import AgentStats, StatsSnapshot, with_model_usage
 from reagents.policies import PriorityFifo
 from reagents.sinks.agent import Agent
@@ -52,6 +58,7 @@ logger = logging.getLogger(__name__)
 PRIORITY_AGING = 1000
 
 _YIELD_EVERY = 16
+_URGENCY = attrgetter("priority")  # of a `WorkItem`: its (most urgent) event priority
 
 
 class AgentRunner:
@@ -69,10 +76,10 @@ class AgentRunner:
         self.stats = AgentStats()
         self._host = host
         self._rng = rng or random.Random()
-        self._queue: PriorityFifo[WorkItem] = PriorityFifo(_urgency, aging=PRIORITY_AGING)
+        self._queue: PriorityFifo[WorkItem] = PriorityFifo(_URGENCY, aging=PRIORITY_AGING)
         self._idle_workers: deque[asyncio.Future[None]] = deque()
         self._workers: list[asyncio.Task[None]] = []
-        self._retries: set[asyncio.TimerHandle] = set()
+        self._retries = Retries(self._enqueue)
         self._pacer: Pacer | None = None
         self._taken = 0  # items workers took (pacing or handling)
         self.observer: HandlingObserver | None = None  # set by `Bus.observe`
@@ -179,9 +186,7 @@ class AgentRunner:
         """Cancel workers and pending retries; unfinished events stay unacknowledged."""
         if self.flow is not None:
             self.flow.stop()
-        for handle in self._retries:
-            handle.cancel()
-        self._retries.clear()
+        self._retries.cancel()
         for worker in self._workers:
             worker.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
@@ -190,79 +195,89 @@ class AgentRunner:
         self._queue.drain()  # not acknowledged: a checkpointing source delivers them again
 
     async def _work(self) -> None:
-        handled = 0
+        """Take items and handle them, one at a time, until cancelled.
+
+        The per-event path reads the clock once, at the end of a handling; that reading
+        is also the start of the next one when the worker takes it without suspending
+        in between (another item was waiting). After any suspension it reads afresh.
+        """
+        queue, agent, stats, pacer = self._queue, self.agent, self.stats, self._pacer
+        validated = self.flow is None and agent.input_validator is not None
+        until_yield = _YIELD_EVERY
+        now = 0  # the clock at the end of the last handling, while nothing ran since
         while True:
-            item = await self._next()
-            self._taken += 1
-            try:
-                if self._pacer is not None:
-                    await self._pacer.wait()
-                await self._handle(item)
-            finally:
-                self._taken -= 1
-            handled += 1
-            if handled % _YIELD_EVERY == 0:
+            if until_yield <= 0:
                 # A handler that never suspends would otherwise keep the loop to itself
                 # while its queue is full: give other agents and the sources a turn.
+                until_yield = _YIELD_EVERY
                 await asyncio.sleep(0)
-
-    async def _handle(self, item: WorkItem) -> None:
-        agent, stats = self.agent, self.stats
-        if self.flow is None and not self._valid_input(item):  # type: ignore[arg-type]
-            return
-        stats.in_flight += 1
-        started = time.perf_counter_ns()
-        causation_depth.set(item.depth)  # a sink writing to Kafka passes it on
-        seen: Handling | None = None
-        if self.observer is not None:
-            seen = self.observer.start(agent.id, item.event, item.attempts + 1, self.stage)
-        try:
-            result = agent.handle(item.value)
-            elapsed_ms = (time.perf_counter_ns() - started) / 1e6
-            outputs = await handler_outputs(agent, result, item.event, elapsed_ms)
-            if agent.output_validator is not None:
-                check_outputs(agent.output_validator, outputs)
-        except asyncio.CancelledError as error:
-            stats.in_flight -= 1
-            if seen is not None:
-                seen.failed(error, "cancelled")
-            raise
-        except Exception as error:
-            stats.in_flight -= 1
-            retried = self._failed(item, error)
-            if seen is not None:
-                seen.failed(error, "retried" if retried else "dead_lettered")
-            return
-        stats.in_flight -= 1
-        stats.processed += 1
-        stats.emitted += len(outputs)
-        stats.latency.record(started - item.enqueued_at, time.perf_counter_ns() - started)
-        complete(item, outputs if seen is None else seen.handled(outputs), self._host)
+                now = 0
+            if queue:
+                item = queue.pop()
+            else:
+                item = await self._next()
+                now = 0
+            self._taken += 1
+            try:
+                if pacer is not None:
+                    await pacer.wait()
+                    now = 0
+                if validated and not self._valid_input(item):  # type: ignore[arg-type]
+                    now = 0
+                    continue  # dead-lettered (the finally counts it towards a pause)
+                stats.in_flight += 1
+                started = now or time.perf_counter_ns()
+                now = 0
+                if causation_depth.get() != item.depth:
+                    causation_depth.set(item.depth)  # a sink writing to Kafka passes it on
+                seen: Handling | None = None
+                if self.observer is not None:
+                    seen = self.observer.start(agent.id, item.event, item.attempts + 1, self.stage)
+                try:
+                    outputs: list[AgentEvent] | None = None
+                    result = agent.handle(item.value)
+                    if result is not None:
+                        if type(result) is CoroutineType and agent.handler_timeout is None:
+                            result = await result  # an async handler: one await
+                        if result is not None:
+                            outputs = await handler_outputs(agent, result, item.event, started)
+                except asyncio.CancelledError as error:
+                    stats.in_flight -= 1
+                    if seen is not None:
+                        seen.failed(error, "cancelled")
+                    raise
+                except Exception as error:
+                    stats.in_flight -= 1
+                    retried = self._failed(item, error)
+                    if seen is not None:
+                        seen.failed(error, "retried" if retried else "dead_lettered")
+                else:
+                    stats.in_flight -= 1
+                    stats.processed += 1
+                    if seen is not None:
+                        outputs = seen.handled(outputs or [])
+                    if outputs:
+                        stats.emitted += len(outputs)
+                        complete(item, outputs, self._host)
+                    else:
+                        settle(item, self._host)  # nothing to route: no list, no emit
+                    now = time.perf_counter_ns()
+                    stats.latency.record(started - item.enqueued_at, now - started)
+            finally:
+                self._taken -= 1
+                until_yield -= 1
 
     def _failed(self, item: WorkItem, error: Exception) -> bool:
         """Count a failure; retry ``item`` later (True) or dead-letter it now (False)."""
-        stats = self.stats
-        stats.failed += 1
-        item.attempts += 1
-        if item.first_failure_at is None:
-            item.first_failure_at = utc_now()
-        permanent = self.agent.not_retried(error)
-        if permanent is not None:
-            self._give_up(item, error, self.stage, permanent)
+        self.stats.failed += 1
+        delay, note = retry_delay(self.agent, item, error, self._rng)
+        if delay is None:
+            self._give_up(item, error, self.stage, note)
             return False
-        limit = self.agent.backoff.max_retries
-        if isinstance(item, Delivery):
-            limit = min(limit, item.event.max_retries)
-        if item.attempts <= limit:
-            stats.retried += 1
-            delay = self.agent.backoff.delay(item.attempts, self._rng)
-            logger.debug(
-                "agent %s: %s, retry %d in %.3fs", self.agent.id, error, item.attempts, delay
-            )
-            self._schedule_retry(item, delay)
-            return True
-        self._give_up(item, error, self.stage)
-        return False
+        self.stats.retried += 1
+        logger.debug("agent %s: %s, retry %d in %.3fs", self.id, error, item.attempts, delay)
+        self._retries.schedule(item, delay)
+        return True
 
     def _give_up(
         self, item: WorkItem, error: Exception, stage: FailureStage, note: str | None = None
@@ -272,22 +287,6 @@ class AgentRunner:
         answers = dead_letter_item(self._host, self.agent.id, item, error, stage, note)
         complete(item, answers, self._host)
 
-    def _schedule_retry(self, item: WorkItem, delay: float) -> None:
-        loop = asyncio.get_running_loop()
-
-        def retry() -> None:
-            self._retries.discard(handle)
-            if isinstance(item, Delivery):
-                item.event = item.event.with_retry()
-            self._enqueue(item)
-
-        handle = loop.call_later(delay, retry)
-        self._retries.add(handle)
-
     def describe(self) -> str:
         """A short label for graphs and logs."""
         return self.agent.describe()
-
-
-def _urgency(item: WorkItem) -> int:
-    return item.priority
