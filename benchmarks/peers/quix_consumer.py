@@ -29,9 +29,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks/kafka_common.py
+sys.path.insert(
+    0, str(Path(__file__).resolve().parent.parent)
+)  # benchmarks/: kafka_common, kafka_consumers
 
 from kafka_common import match_25_dict, peak_rss_kib
+from kafka_consumers import parser
 
 # Not installed in the project's venv, where mypy runs: the module is then untyped.
 from quixstreams import Application  # type: ignore[import-not-found, unused-ignore]
@@ -82,15 +85,8 @@ def consume(args: argparse.Namespace) -> dict[str, float]:
 
 
 def main() -> None:
-    parse = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parse.add_argument("--bootstrap", required=True)
-    parse.add_argument("--topic", required=True)
-    parse.add_argument("--count", type=int, required=True)
-    parse.add_argument("--group", required=True)
-    parse.add_argument("--workload", choices=("match25", "all"), default="match25")
-    parse.add_argument("--session-ms", type=int, default=6_000)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    print(json.dumps(consume(parse.parse_args())), flush=True)
+    print(json.dumps(consume(parser().parse_args())), flush=True)
 
 
 if __name__ == "__main__":
