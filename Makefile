@@ -13,10 +13,11 @@ endif
 endif
 VENV      ?= .venv
 VENV313   ?= .venv-3.13
+PEERS     ?= .venv-peers
 BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.installed
 DEMO      := $(VENV)/.installed-demo
-EXTRAS    := .[dev,cli,kafka,broker,ai,notebooks,server,otel]
+EXTRAS    := .[dev,cli,kafka,broker,ai,notebooks,server,otel,bench]
 # What examples/trading.py needs: the core and the CLI's rich (no dev tools, no Kafka).
 DEMO_EXTRAS := .[cli]
 
@@ -50,7 +51,7 @@ endef
 HAVE_PY313 = $(PYTHON313) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null
 NO_PY313 = make test: SKIPPED the Python 3.13 run: '$(PYTHON313)' is missing, does not run or is not 3.13 (install Python 3.13, or pass PYTHON313=/path/to/python3.13)
 
-.PHONY: demo test browser pytest-3.13 lint bench bench-llm bench-kafka bench-http clean
+.PHONY: demo test browser pytest-3.13 lint bench bench-llm bench-kafka bench-peers bench-http clean
 
 $(MARK):
 	$(call make_venv,$(VENV),$(PYTHON))
@@ -121,12 +122,24 @@ bench: $(STAMP)
 bench-llm: $(STAMP)
 	$(BIN)/python benchmarks/llm_bench.py
 
+## Kafka consumers on the embedded broker (200k events, 3 rounds, ~3 min): reagents next
+## to raw aiokafka + orjson (the `bench` extra) in the same rounds, 25% and all matching.
 bench-kafka: $(STAMP)
 	$(BIN)/python benchmarks/kafka_bench.py
+
+## bench-kafka with Quix Streams beside them. Quix Streams (confluent-kafka, rocksdict)
+## never enters .venv: it gets a virtualenv of its own, .venv-peers.
+$(PEERS)/.installed:
+	$(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/pip install --quiet quixstreams orjson
+	touch $@
+
+bench-peers: $(STAMP) $(PEERS)/.installed
+	$(BIN)/python benchmarks/kafka_bench.py --peers --peers-python $(PEERS)/bin/python
 
 ## POST /events (single and batches of 100) next to a bare FastAPI endpoint (~1 min).
 bench-http: $(STAMP)
 	$(BIN)/python benchmarks/http_bench.py
 
 clean:
-	rm -rf $(VENV) $(VENV313) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VENV313) $(PEERS) .pytest_cache .mypy_cache .ruff_cache
