@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from reagents.errors import EventDecodeError
-from reagents.events import AgentEvent, decode_event, encode_event
+from reagents.events import AgentEvent, decode_event, encode_event, read_route
 from tests.hostile import any_character, hostile
 
 
@@ -131,3 +131,57 @@ def test_hostile_times_make_an_event_or_a_validation_error(when: datetime) -> No
     event = AgentEvent(event_type="a", timestamp=when)
     assert event.timestamp.utcoffset() == timedelta(0)
     assert decode_event(encode_event(event)) == event
+
+
+def _route_agrees(raw: bytes | str) -> None:
+    """`read_route` never raises; where it reads nothing, a full decode fails, and where
+    a full decode succeeds it reads the same type and addressees (so a record is skipped
+    unread only when it is well-formed JSON whose route was read)."""
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    route = read_route(data)
+    try:
+        event = decode_event(data)
+    except EventDecodeError:
+        return
+    assert route is not None
+    assert (route.event_type, route.target_agents) == (event.event_type, event.target_agents)
+
+
+@hostile(300)
+@given(st.binary(max_size=600))
+def test_route_of_hostile_bytes(raw: bytes) -> None:
+    _route_agrees(raw)
+
+
+@hostile(300)
+@given(st.text(any_character, max_size=300))
+def test_route_of_hostile_text(text: str) -> None:
+    _route_agrees(text)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"not json {",
+        b"[1, 2]",
+        b'{"event_type": ""}',
+        b'{"event_type": "   "}',
+        b'{"event_type": 7}',
+        b'{"payload": {"event_type": "x"}}',
+        b'{"event_type": "a", "payload": "\\ud800"}',
+        b'{"event_type": "a"} trailing',
+        b'{"event_type": "a", "target_agents": "b"}',
+        b"\xef\xbb\xbf" + b'{"event_type": "a"}',
+    ],
+)
+def test_a_route_is_not_read_from_what_no_event_could_be(raw: bytes) -> None:
+    assert read_route(raw) is None
+    with pytest.raises(EventDecodeError):
+        decode_event(raw)
+
+
+def test_the_route_is_the_top_level_type_whatever_the_payload_says() -> None:
+    raw = b'{"payload": {"event_type": "x", "target_agents": ["y"]}, "event_type": "order"}'
+    route = read_route(raw)
+    assert route is not None
+    assert (route.event_type, route.target_agents) == ("order", ())
