@@ -34,6 +34,7 @@ __all__ = [
     "Incoming",
     "OrderedAcks",
     "Receipt",
+    "ack_runs",
     "causation_depth",
     "noop_ack",
 ]
@@ -209,6 +210,20 @@ class OrderedAcks(Generic[P]):
             early.difference_update(range(start, end))
         self._first = last
         self.ack(last)  # ...which goes on through any acked early after it
+
+
+def ack_runs(acks: OrderedAcks[Any], sequences: Sequence[int]) -> None:
+    """Acknowledge ``sequences`` (ascending) in ``acks``, each run of consecutive ones in
+    one `OrderedAcks.ack_range`."""
+    if not sequences:
+        return
+    first = last = sequences[0]
+    for sequence in sequences[1:]:
+        if sequence != last + 1:
+            acks.ack_range(first, last - first + 1)
+            first = sequence
+        last = sequence
+    acks.ack_range(first, last - first + 1)
 
 
 class Receipt(Protocol):

@@ -93,7 +93,8 @@ async def test_a_slow_agent_holds_the_source_back_without_pausing_a_partition(
     await pipeline.run()
 
     assert seen == set(range(3000))
-    assert source.pauses == 0 and source.paused == []
+    assert source.pauses == 0
+    assert source.paused == []
     assert ahead <= 50 + 2 * 200 + 64  # in the pipeline, two polls, one batch
     assert sum(source.committed_offsets().values()) == 3000
 

@@ -16,7 +16,9 @@ from reagents.dead_letter import DeadLetter, FailureStage
 from reagents.delivery import Ack, Incoming
 from reagents.errors import ConfigurationError, PayloadValidationError
 from reagents.events import AgentEvent, EventRoute
+from reagents.pipelines.answers import Answers
 from reagents.pipelines.deliveries import Delivery
+from reagents.pipelines.failures import overflow_letter, runaway_letter
 from reagents.pipelines.flow_control import FlowControl
 from reagents.pipelines.handling import HandlingObserver
 from reagents.pipelines.router import Router
@@ -62,7 +64,7 @@ class Bus:
         self.agent_router: Router[AgentRunner | SideRoute] = Router(count_filter_error)
         self.sink_router: Router[AgentRunner] = Router(count_filter_error)
         self.observer: HandlingObserver | None = None
-        self._answers: dict[str, tuple[str, asyncio.Future[AgentEvent]]] = {}
+        self._answers = Answers()
 
     # -- wiring ----------------------------------------------------------------------
 
@@ -138,18 +140,11 @@ class Bus:
 
     def expect_answer(self, request: AgentEvent, agent_id: str) -> asyncio.Future[AgentEvent]:
         """A future resolved with ``agent_id``'s first reaction to ``request``."""
-        answer: asyncio.Future[AgentEvent] = asyncio.get_running_loop().create_future()
-        self._answers[request.event_id] = (agent_id, answer)
-        return answer
+        return self._answers.expect(request, agent_id)
 
     def forget_answer(self, request: AgentEvent) -> None:
         """Stop waiting for an answer to ``request``."""
-        self._answers.pop(request.event_id, None)
-
-    def _answer(self, event: AgentEvent) -> None:
-        waiting = self._answers.get(event.causation_id or "")
-        if waiting is not None and waiting[0] == event.source_agent and not waiting[1].done():
-            waiting[1].set_result(event)
+        self._answers.forget(request)
 
     # -- routing -----------------------------------------------------------------------
 
@@ -167,8 +162,10 @@ class Bus:
     def wants(self, route: EventRoute) -> bool:
         """Whether an agent, sink or payload schema may want an event of ``route``.
 
-        A source acks a record this refuses without decoding it (it is counted as
-        ingested): nothing would have been done with it but an ack.
+        A source asks only while `selective` (it looks once per batch: nothing that
+        changes it runs while a batch is handed out) and acks a record this refuses
+        without decoding it (counted as ingested): nothing would have been done with it
+        but an ack.
         """
         event_type = route.event_type
         if (
@@ -176,7 +173,6 @@ class Bus:
             or self.agent_router.candidates(event_type)
             or self.sink_router.candidates(event_type)
             or (self.schemas is not None and event_type in self.schemas)
-            or not self.selective
         ):
             return True
         self.counters.ingested += 1
@@ -216,7 +212,7 @@ class Bus:
 
     def _match(self, event: AgentEvent) -> list[AgentRunner | SideRoute]:
         if self._answers:
-            self._answer(event)
+            self._answers.offer(event)
         if event.target_agents:
             return self._addressed(event)
         targets = self.agent_router.match(event)
@@ -278,22 +274,13 @@ class Bus:
         self.counters.emitted += len(events)
         for event in events:
             if depth > self.max_depth:
-                self.dead_letter(self._runaway(event))
+                self.dead_letter(runaway_letter(event, self.max_depth))
                 continue
             targets = self._match(event)
             if targets:
                 self._deliver(event, targets, ack, depth)
             if self.tap.observers:
                 self.tap.on_next(event)
-
-    def _runaway(self, event: AgentEvent) -> DeadLetter:
-        error = RecursionError(
-            f"causation chain deeper than max_depth={self.max_depth} (a runaway cycle of "
-            f"agents reacting to each other?); last emitted by {event.source_agent!r}"
-        )
-        return DeadLetter.from_error(
-            FailureStage.ROUTING, error, event=event, agent_id=event.source_agent
-        )
 
     def dead_letter(self, letter: DeadLetter) -> None:
         """Record a dead letter (it is written before anything is acknowledged)."""
@@ -307,15 +294,4 @@ class Bus:
 
     def dropper(self, origin: str) -> Callable[[AgentEvent, str], None]:
         """An ``on_drop`` callback that dead-letters what a full buffer drops."""
-
-        def dropped(event: AgentEvent, reason: str) -> None:
-            self.dead_letter(
-                DeadLetter.from_error(
-                    FailureStage.ROUTING,
-                    OverflowError(f"the {origin} buffer was full ({reason})"),
-                    event=event,
-                    origin=origin,
-                )
-            )
-
-        return dropped
+        return lambda event, reason: self.dead_letter(overflow_letter(event, origin, reason))

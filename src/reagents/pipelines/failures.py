@@ -14,7 +14,7 @@ from reagents.dead_letter import DeadLetter, FailureStage
 from reagents.events import AgentEvent
 from reagents.pipelines.deliveries import RunnerHost, WorkItem, agent_error
 
-__all__ = ["dead_letter_item", "timed_out"]
+__all__ = ["dead_letter_item", "overflow_letter", "runaway_letter", "timed_out"]
 
 logger = logging.getLogger(__name__)
 
@@ -64,3 +64,20 @@ def dead_letter_item(
 def timed_out(agent_id: str, limit: float) -> str:
     """The reason of a handler that did not finish within its ``timeout``."""
     return f"handler of agent {agent_id!r} timed out after {limit:g} s (timeout={limit:g})"
+
+
+def runaway_letter(event: AgentEvent, max_depth: int) -> DeadLetter:
+    """The dead letter of an event emitted deeper than ``max_depth`` reactions."""
+    error = RecursionError(
+        f"causation chain deeper than max_depth={max_depth} (a runaway cycle of "
+        f"agents reacting to each other?); last emitted by {event.source_agent!r}"
+    )
+    return DeadLetter.from_error(
+        FailureStage.ROUTING, error, event=event, agent_id=event.source_agent
+    )
+
+
+def overflow_letter(event: AgentEvent, origin: str, reason: str) -> DeadLetter:
+    """The dead letter of an event a full buffer (``origin``) dropped."""
+    error = OverflowError(f"the {origin} buffer was full ({reason})")
+    return DeadLetter.from_error(FailureStage.ROUTING, error, event=event, origin=origin)

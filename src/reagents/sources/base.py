@@ -26,7 +26,10 @@ from reactivex.disposable import Disposable
 from reagents.delivery import Incoming
 from reagents.events import AgentEvent, EventRoute
 
-__all__ = ["Routing", "Source"]
+__all__ = ["Routing", "Source", "Wants"]
+
+Wants = Callable[[EventRoute], bool]
+"""`Routing.wants`: whether an event of this route may be wanted."""
 
 
 class Routing(Protocol):

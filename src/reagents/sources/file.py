@@ -1,13 +1,14 @@
 """`FileSource`: replay (or tail) a JSONL event log, checkpointing what was acked.
 
 Each non-blank line becomes one record: an `AgentEvent`, or a decode `DeadLetter`
-naming ``file:line``. A line may also be a dead letter (any dead-letter log replays):
-its event is replayed with ``retry_count`` reset, its raw bytes are decoded again.
-The checkpoint is the byte offset after the contiguous acked prefix of lines, so a
-restart from it re-reads only what was not fully handled (at-least-once). Reading
-pauses while ``window.high`` lines past the oldest unacknowledged one are read but
-not all acknowledged, so a crash re-delivers at most ``window.high +
-checkpoint_every`` lines, however long one event waits (behind more urgent ones, say).
+naming ``file:line`` (a line whose route nobody in the pipeline wants is acked
+unread). A line may also be a dead letter (any dead-letter log replays): its event is
+replayed with ``retry_count`` reset, its raw bytes are decoded again. The checkpoint
+is the byte offset after the contiguous acked prefix of lines, so a restart from it
+re-reads only what was not fully handled (at-least-once). Reading pauses while
+``window.high`` lines past the oldest unacknowledged one are read but not all
+acknowledged, so a crash re-delivers at most ``window.high + checkpoint_every``
+lines, however long one event waits (behind more urgent ones, say).
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 from reagents.dead_letter import DeadLetter
-from reagents.delivery import Incoming, OrderedAcks, noop_ack
+from reagents.delivery import Incoming, OrderedAcks, ack_runs, noop_ack
 from reagents.errors import check_positive
-from reagents.events import AgentEvent, EventRoute, as_utc, decode_event, read_route
+from reagents.events import AgentEvent, as_utc, decode_event, read_route
 from reagents.policies import Watermarks
 from reagents.sources._jsonl import (
     Checkpoint,
@@ -39,7 +40,7 @@ from reagents.sources._jsonl import (
     read_checkpoint,
     write_checkpoint,
 )
-from reagents.sources.base import Source
+from reagents.sources.base import Source, Wants
 
 __all__ = ["Checkpoint", "CheckpointError", "FileSource", "read_checkpoint"]
 
@@ -181,9 +182,10 @@ class FileSource(Source):
                     continue
                 batch: list[Incoming] = []
                 wants = self._wants()
+                unread: list[int] = []  # acked unread: acked in runs after the batch
                 for raw, end in lines:
                     line_no += 1
-                    incoming = self._record(raw, end, line_no, wants)
+                    incoming = self._record(raw, end, line_no, wants, unread)
                     if incoming is None:
                         continue
                     if paced and self._pace(incoming.item) > 0:
@@ -192,6 +194,7 @@ class FileSource(Source):
                             batch = []
                         await self._sleep(max(0.0, self._pace(incoming.item)))
                     batch.append(incoming)
+                ack_runs(self._acks, unread)
                 if batch:
                     yield batch
                 else:
@@ -223,7 +226,7 @@ class FileSource(Source):
         return False
 
     def _record(
-        self, raw: bytes, end: int, line_no: int, wants: Callable[[EventRoute], bool] | None
+        self, raw: bytes, end: int, line_no: int, wants: Wants | None, unread: list[int]
     ) -> Incoming | None:
         sequence = self._acks.push((end, line_no))
         if raw.endswith(b"\r"):
@@ -234,7 +237,7 @@ class FileSource(Source):
         if wants is not None:
             route = read_route(raw)
             if route is not None and not wants(route):  # nobody wants it: acked unread
-                self._acks.ack(sequence)
+                unread.append(sequence)
                 return None
         item = decode_line(raw, f"{self._file_name}:{line_no}", self._decode)
         if (
@@ -246,7 +249,7 @@ class FileSource(Source):
             return None
         return Incoming(item, noop_ack, self._file_name + ":", 0, self._acks, sequence, line_no)
 
-    def _wants(self) -> Callable[[EventRoute], bool] | None:
+    def _wants(self) -> Wants | None:
         """The pipeline's `Routing.wants` when lines may be skipped unread: events in
         reagents' wire form, neither paced nor filtered by time, a selective pipeline."""
         routing = self.routing

@@ -5,23 +5,20 @@ prefix (`OrderedAcks`) whose end is committed every ``commit_interval`` seconds,
 revocation and on `close` — at-least-once, nothing committed before it is handled.
 
 Backpressure never throws fetched records away: the poller reads ahead at most one
-poll (``max_poll_records``) beyond what the pipeline took, and while that much waits
-it does not poll (aiokafka keeps at most one fetch per partition meanwhile; after a
-long stall it polls with every partition paused, so the group keeps the consumer).
-How much the pipeline takes is its own watermarks' business (deliveries in flight),
-the one limit of the normal case. ``window`` bounds, per partition, the records not
-yet in its acked prefix (what a crash re-delivers): a partition whose oldest record is
-stuck (a long retry) is paused at ``high`` and resumed at ``low``. A record nobody in
-the pipeline wants is acked without being decoded (see ``kafka_partitions``);
-undecodable records become decode dead letters (a pipeline writes them to its
-dead-letter sink and acks them). Needs ``reagents[kafka]``.
+poll (``max_poll_records``) beyond what the pipeline took and otherwise does not poll
+(after a long stall it polls with every partition paused, so the group keeps the
+consumer); the pipeline's watermarks decide what it takes. ``window`` bounds, per
+partition, the records not yet in its acked prefix (what a crash re-delivers): a
+partition is paused at ``high``, resumed at ``low``. A record nobody in the pipeline
+wants is acked unread (see ``kafka_partitions``); undecodable records become decode
+dead letters (the pipeline writes them, then acks). Needs ``reagents[kafka]``.
 
     partition 0: |--0--1--2--3--4--|   acked 0 1 _ 3      → commit 2 (next to read)
     window     :  high=4 → pause(0) ... unacked <= low → resume(0)
 
-Here: the source and its poll loop. Beside it: ``kafka_partitions`` (acks, pauses, the
-polled backlog), ``kafka_records`` (record → event or dead letter) and ``kafka_group``
-(joining, rebalancing, seeking, committing).
+Here: the source and its poll loop. Beside it: ``kafka_partitions`` (acks, the polled
+backlog), ``kafka_window`` (pauses), ``kafka_records`` (record → event or dead letter)
+and ``kafka_group`` (joining, rebalancing, seeking, committing).
 """
 
 from __future__ import annotations
@@ -29,20 +26,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from typing import TYPE_CHECKING, Literal
 
 from reagents.delivery import Incoming
 from reagents.errors import ConfigurationError, check_positive
-from reagents.events import EventRoute, decode_event
+from reagents.events import decode_event
 from reagents.extras import KAFKA_HINT, require_extra
 from reagents.kafka.config import KafkaConfig, require_aiokafka
 from reagents.policies import Watermarks
-from reagents.sources.base import Source
+from reagents.sources.base import Source, Wants
 from reagents.sources.kafka_group import Flushable, Membership, StartAt, check_start
 from reagents.sources.kafka_partitions import Backlog
 from reagents.sources.kafka_records import Decoder
-from reagents.sources.kafka_window import PartitionWindow
+from reagents.sources.kafka_window import PartitionWindow, wait_for_either
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaConsumer
@@ -51,7 +48,6 @@ __all__ = ["Flushable", "KafkaSource", "StartAt"]
 
 _log = logging.getLogger(__name__)
 
-FIRST = asyncio.FIRST_COMPLETED
 _KEEPALIVE = 30.0  # most seconds without a poll (capped at a third of max_poll_interval)
 
 
@@ -221,9 +217,9 @@ class KafkaSource(Source):
             if out:
                 yield out
 
-    def _wants(self) -> Callable[[EventRoute], bool] | None:
-        """The pipeline's `Routing.wants` while it is selective and records are events in
-        reagents' JSON wire form (a custom decoder's records are all decoded)."""
+    def _wants(self) -> Wants | None:
+        """`Routing.wants` while the pipeline is selective and records are in reagents'
+        wire form (a custom decoder's records are all decoded)."""
         routing = self.routing
         if routing is None or self._decode is not decode_event or not routing.selective:
             return None
@@ -268,7 +264,8 @@ class KafkaSource(Source):
                     next_commit = now + self.commit_interval
                 room = self._room_to_poll(consumer)
                 if room <= 0 and now - last_poll < keepalive:
-                    await self._wait_for_room()
+                    # until the pipeline takes records or a partition has room
+                    await wait_for_either(self._taken, self._room, self.poll_timeout_ms / 1000)
                     continue
                 if room <= 0:  # stalled: a poll with nothing fetchable keeps the membership
                     self._window.pause_all(consumer, self._parts.values())
@@ -301,15 +298,3 @@ class KafkaSource(Source):
         if not self._parts:  # none assigned yet: one partition's window at most
             return min(self.window.high, self.max_poll_records)
         return min(self._window.update(consumer, self._parts.values()), self.max_poll_records)
-
-    async def _wait_for_room(self) -> None:
-        """Until the pipeline takes records or a partition has room (a poll timeout at most)."""
-        self._taken.clear()
-        self._room.clear()
-        taken, room = self._taken.wait(), self._room.wait()
-        waits = {asyncio.ensure_future(taken), asyncio.ensure_future(room)}
-        try:
-            await asyncio.wait(waits, timeout=self.poll_timeout_ms / 1000, return_when=FIRST)
-        finally:
-            for wait in waits:
-                wait.cancel()

@@ -20,8 +20,9 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, TypeAlias
 
 from reagents.delivery import Incoming, OrderedAcks, noop_ack
-from reagents.events import AgentEvent, EventRoute, read_route
+from reagents.events import AgentEvent, read_route
 from reagents.kafka.headers import read_headers, with_trace_context
+from reagents.sources.base import Wants
 from reagents.sources.kafka_records import Decoder, decode_value
 
 if TYPE_CHECKING:
@@ -131,9 +132,7 @@ class Backlog:
         self.count += taken
         return taken
 
-    def hand_out(
-        self, size: int, decode: Decoder, wants: Callable[[EventRoute], bool] | None
-    ) -> list[Incoming]:
+    def hand_out(self, size: int, decode: Decoder, wants: Wants | None) -> list[Incoming]:
         """Up to ``size`` queued records, decoded, in partition order.
 
         Records are decoded only here, a batch at a time: a few live events keep the
@@ -164,7 +163,7 @@ def _hand_out(
     out: list[Incoming],
     size: int,
     decode: Decoder,
-    wants: Callable[[EventRoute], bool] | None,
+    wants: Wants | None,
 ) -> int:
     """Hand ``polled``'s records out into ``out`` until it holds ``size``; the index
     after the last record taken (handed out, or acked unread)."""

@@ -12,6 +12,7 @@ type checker.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -23,7 +24,7 @@ from reagents.sources.kafka_partitions import Partition
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaConsumer
 
-__all__ = ["STUCK_AFTER", "PartitionWindow", "StuckWatch"]
+__all__ = ["STUCK_AFTER", "PartitionWindow", "StuckWatch", "wait_for_either"]
 
 STUCK_AFTER = 60.0  # seconds every partition may stay paused before a warning
 
@@ -111,3 +112,15 @@ class PartitionWindow:
             if not part.paused:
                 consumer.pause(part.tp)
                 part.paused = True
+
+
+async def wait_for_either(first: asyncio.Event, second: asyncio.Event, timeout: float) -> None:
+    """Clear both events, then return once either is set, or after ``timeout`` seconds."""
+    first.clear()
+    second.clear()
+    waits = {asyncio.ensure_future(first.wait()), asyncio.ensure_future(second.wait())}
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
