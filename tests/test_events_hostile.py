@@ -144,7 +144,8 @@ def _route_agrees(raw: bytes | str) -> None:
     except EventDecodeError:
         return
     assert route is not None
-    assert (route.event_type, route.target_agents) == (event.event_type, event.target_agents)
+    assert route["event_type"] == event.event_type
+    assert tuple(route.get("target_agents", ())) == event.target_agents
 
 
 @hostile(300)
@@ -184,4 +185,4 @@ def test_the_route_is_the_top_level_type_whatever_the_payload_says() -> None:
     raw = b'{"payload": {"event_type": "x", "target_agents": ["y"]}, "event_type": "order"}'
     route = read_route(raw)
     assert route is not None
-    assert (route.event_type, route.target_agents) == ("order", ())
+    assert route == {"event_type": "order"}

@@ -12,9 +12,10 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from typing_extensions import TypedDict
 
 from reagents.errors import EventDecodeError, describe_validation_error
 
@@ -206,7 +207,7 @@ class AgentResponse(BaseModel):
 _validate_json = AgentEvent.__pydantic_validator__.validate_json
 
 
-class EventRoute(BaseModel):
+class EventRoute(TypedDict):
     """What routing needs of an event, read from its wire form without building it.
 
     `read_route` parses the whole document (so JSON that is malformed anywhere is
@@ -214,13 +215,11 @@ class EventRoute(BaseModel):
     sink or schema of its pipeline wants without decoding the rest of the event.
     """
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    event_type: str = Field(min_length=1)
-    target_agents: tuple[str, ...] = ()
+    event_type: Annotated[str, Field(min_length=1)]
+    target_agents: NotRequired[tuple[str, ...]]
 
 
-_validate_route = EventRoute.__pydantic_validator__.validate_json
+_validate_route = TypeAdapter(EventRoute).validate_json
 
 
 def read_route(raw: bytes) -> EventRoute | None:
@@ -231,7 +230,7 @@ def read_route(raw: bytes) -> EventRoute | None:
         route: EventRoute = _validate_route(raw)
     except ValidationError:
         return None
-    return None if route.event_type.isspace() else route
+    return None if route["event_type"].isspace() else route
 
 
 def encode_event(event: AgentEvent) -> bytes:

@@ -167,9 +167,9 @@ class Bus:
         without decoding it (counted as ingested): nothing would have been done with it
         but an ack.
         """
-        event_type = route.event_type
+        event_type = route["event_type"]
         if (
-            route.target_agents
+            route.get("target_agents")
             or self.agent_router.candidates(event_type)
             or self.sink_router.candidates(event_type)
             or (self.schemas is not None and event_type in self.schemas)
