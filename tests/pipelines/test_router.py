@@ -14,6 +14,7 @@ from reagents import (
     where_content,
     where_type,
 )
+from reagents.operators.filters import Filter
 from reagents.pipelines import router as router_module
 from reagents.pipelines.router import Router
 
@@ -172,3 +173,32 @@ def test_an_agents_priority_orders_its_delivery_among_the_subscribers() -> None:
 
     assert pipeline.subscriptions_index() == {"alert": ["late", "urgent"]}
     assert [r.id for r in pipeline._bus.agent_router.match(event())] == ["urgent", "late"]
+
+
+class _PassesAllButRaises(Filter):
+    """Claims every event passes; asking its predicate would raise."""
+
+    def __init__(self) -> None:
+        super().__init__(self._refuse)
+
+    @staticmethod
+    def _refuse(event: AgentEvent) -> bool:
+        raise AssertionError("a filter every event passes was asked")
+
+    @property
+    def passes_all(self) -> bool:
+        return True
+
+
+def test_subscribers_that_take_every_event_are_matched_without_asking_their_filters() -> None:
+    router: Router[str] = Router()
+    router.add("late", _PassesAllButRaises(), rank=9)
+    router.add("everyone", any_event(), rank=1)
+    event = AgentEvent(event_type="tick")
+    assert router.match(event) == ["everyone", "late"]
+    assert router.match(event) == ["everyone", "late"]  # from the cache, a fresh list
+    router.match(event).append("not kept")
+    assert router.match(event) == ["everyone", "late"]
+    router.add("ticks", where_type("tick"), rank=5)  # one filter to ask: all are asked
+    assert router.match(event) == ["everyone", "ticks"]  # the raising one: no match
+    assert router.match(AgentEvent(event_type="tock")) == ["everyone", "late"]

@@ -42,6 +42,11 @@ class Filter:
         """The event types this filter can ever accept (for indexing subscriptions)."""
         return ANY_TYPE
 
+    @property
+    def passes_all(self) -> bool:
+        """True if every event passes (a router then need not ask the predicate)."""
+        return False
+
     def describe(self) -> str:
         """A short human-readable form, used in graphs and error messages."""
         return type(self).__name__
@@ -99,6 +104,10 @@ class _AnyEvent(Filter):
 
     def __init__(self) -> None:
         super().__init__(lambda event: True)
+
+    @property
+    def passes_all(self) -> bool:
+        return True
 
     def describe(self) -> str:
         return "any event"

@@ -88,6 +88,10 @@ class TypeFilter(Filter):
         """True for ``prefix*`` patterns."""
         return self.pattern.endswith("*")
 
+    @property
+    def passes_all(self) -> bool:
+        return self.pattern == "*"
+
     def accepted_types(self) -> TypeSet:
         if self.pattern == "*":
             return ANY_TYPE

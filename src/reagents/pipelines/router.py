@@ -59,6 +59,7 @@ class Router(Generic[T]):
         self._prefixes: dict[str, list[int]] = {}
         self._anywhere: list[int] = []
         self._cache: dict[str, tuple[tuple[T, Callable[[AgentEvent], bool]], ...]] = {}
+        self._everyone: dict[str, tuple[T, ...]] = {}  # types whose candidates pass all
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -83,6 +84,7 @@ class Router(Generic[T]):
             for prefix in types.prefixes:
                 self._prefixes.setdefault(prefix, []).append(index)
         self._cache.clear()
+        self._everyone.clear()
 
     def remove(self, unwanted: Callable[[T], bool]) -> list[T]:
         """Take out the subscribers ``unwanted`` picks (the index is rebuilt); return them."""
@@ -96,6 +98,7 @@ class Router(Generic[T]):
             else:
                 self.add(subscriber, subscription, rank)
         self._cache.clear()
+        self._everyone.clear()
         return removed
 
     def candidates(self, event_type: str) -> tuple[tuple[T, Callable[[AgentEvent], bool]], ...]:
@@ -114,7 +117,10 @@ class Router(Generic[T]):
         found = tuple((self._entries[i][0], self._entries[i][1].predicate) for i in ordered)
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
+            self._everyone.clear()
         self._cache[event_type] = found
+        if all(self._entries[i][1].passes_all for i in ordered):
+            self._everyone[event_type] = tuple(sub for sub, _ in found)
         return found
 
     def match(self, event: AgentEvent) -> list[T]:
@@ -122,11 +128,17 @@ class Router(Generic[T]):
 
         A filter that raises counts as not matching; ``on_filter_error`` is told.
         """
-        found = self.candidates(event.event_type)
-        try:
-            return [sub for sub, accepts in found if accepts(event)]
-        except Exception:  # rare: filters run again one by one, to tell which raised
-            return self._match_one_by_one(event, found)
+        event_type = event.event_type
+        everyone = self._everyone.get(event_type)
+        if everyone is None:
+            found = self.candidates(event_type)
+            everyone = self._everyone.get(event_type)
+            if everyone is None:
+                try:
+                    return [sub for sub, accepts in found if accepts(event)]
+                except Exception:  # rare: filters run again one by one, to tell which raised
+                    return self._match_one_by_one(event, found)
+        return list(everyone)  # every candidate passes every event: no filter asked
 
     def _match_one_by_one(
         self, event: AgentEvent, found: tuple[tuple[T, Callable[[AgentEvent], bool]], ...]
