@@ -106,6 +106,7 @@ class FileSource(Source):
             raise ValueError("start='checkpoint' needs checkpoint=True")
         self._checkpointing = checkpoint
         self._file_name = self.path.name
+        self._place = f"{self._file_name}:"  # a line's origin: this and its number
         self.name = name if name is not None else f"file:{self._file_name}"
         self.checkpoint_path = checkpoint_path or Path(f"{self.path}.checkpoint")
         self._since = as_utc(since) if since is not None else None
@@ -247,7 +248,7 @@ class FileSource(Source):
         ):
             self._acks.ack(sequence)
             return None
-        return Incoming(item, noop_ack, self._file_name + ":", 0, self._acks, sequence, line_no)
+        return Incoming(item, noop_ack, self._place, 0, self._acks, sequence, line_no)
 
     def _wants(self) -> Wants | None:
         """The pipeline's `Routing.wants` when lines may be skipped unread: events in
