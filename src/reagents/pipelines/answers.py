@@ -17,23 +17,21 @@ class Answers:
     """Request id → (the agent asked, the future its first reaction resolves)."""
 
     def __init__(self) -> None:
-        self._waiting: dict[str, tuple[str, asyncio.Future[AgentEvent]]] = {}
-
-    def __bool__(self) -> bool:
-        return bool(self._waiting)
+        self.waiting: dict[str, tuple[str, asyncio.Future[AgentEvent]]] = {}
+        """Request id → (agent asked, future); empty when nothing waits (checked per event)."""
 
     def expect(self, request: AgentEvent, agent_id: str) -> asyncio.Future[AgentEvent]:
         """A future resolved with ``agent_id``'s first reaction to ``request``."""
         answer: asyncio.Future[AgentEvent] = asyncio.get_running_loop().create_future()
-        self._waiting[request.event_id] = (agent_id, answer)
+        self.waiting[request.event_id] = (agent_id, answer)
         return answer
 
     def forget(self, request: AgentEvent) -> None:
         """Stop waiting for an answer to ``request``."""
-        self._waiting.pop(request.event_id, None)
+        self.waiting.pop(request.event_id, None)
 
     def offer(self, event: AgentEvent) -> None:
         """Resolve the request ``event`` answers, if one waits for it."""
-        waiting = self._waiting.get(event.causation_id or "")
+        waiting = self.waiting.get(event.causation_id or "")
         if waiting is not None and waiting[0] == event.source_agent and not waiting[1].done():
             waiting[1].set_result(event)

@@ -154,7 +154,7 @@ class Bus:
         answer awaited (sources then decode every record without reading its route)."""
         return not (
             self.tap.observers
-            or self._answers
+            or self._answers.waiting
             or self.agent_router.accepts_any
             or self.sink_router.accepts_any
         )
@@ -211,7 +211,7 @@ class Bus:
         return True
 
     def _match(self, event: AgentEvent) -> list[AgentRunner | SideRoute]:
-        if self._answers:
+        if self._answers.waiting:
             self._answers.offer(event)
         if event.target_agents:
             return self._addressed(event)
