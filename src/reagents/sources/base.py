@@ -1,8 +1,8 @@
 """The `Source` contract: an async stream of record batches, each record with an ack.
 
 Sources are pulled: the pipeline asks for the next batch only while it has room,
-which is how a pausable source is paused (a file stops reading; Kafka pauses its
-partitions). A source checkpoints only what was acked, in source order, and may also
+which is how a pausable source is paused (a file stops reading; Kafka stops polling
+once a poll's worth waits). A source checkpoints only what was acked, in source order, and may also
 pause itself at a window of records handed out but not acknowledged (the bound of
 what a crash re-delivers); ``flows_wait`` tells it when waiting would be for ever.
 

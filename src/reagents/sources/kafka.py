@@ -4,12 +4,12 @@ Offsets are never auto-committed: each partition's acked records become a contig
 prefix (`OrderedAcks`) whose end is committed every ``commit_interval`` seconds, on
 revocation and on `close` — at-least-once, nothing committed before it is handled.
 
-Backpressure never throws fetched records away: the poller reads ahead at most one
-poll (``max_poll_records``) beyond what the pipeline took and otherwise does not poll
-(after a long stall it polls with every partition paused, so the group keeps the
-consumer); the pipeline's watermarks decide what it takes. ``window`` bounds, per
-partition, the records not yet in its acked prefix (what a crash re-delivers): a
-partition is paused at ``high``, resumed at ``low``. A record nobody in the pipeline
+Backpressure never throws fetched records away: the poller polls only while fewer
+than ``max_poll_records`` wait to be handed out, else not at all (after a long stall,
+once with every partition paused: the group keeps the consumer); the pipeline's
+watermarks decide what it takes. ``window`` bounds, per partition, the records not yet
+in its acked prefix (what a crash re-delivers): paused at ``high`` (a poll may pass it
+by up to ``high - low``), resumed at ``low``. A record nobody in the pipeline
 wants is acked unread (see ``kafka_partitions``); undecodable records become decode
 dead letters (the pipeline writes them, then acks). Needs ``reagents[kafka]``.
 
@@ -58,7 +58,7 @@ class KafkaSource(Source):
       ``"earliest"``, ``"latest"``, an offset, or a `datetime`. An explicit start is
       applied the first time this source is assigned a partition; after a rebalance
       the group's committed offsets rule.
-    * ``max_poll_records`` bounds one poll and how far the poller reads ahead;
+    * ``max_poll_records`` bounds one poll; the poller polls while fewer wait;
       ``batch_size`` is how many records are decoded and handed to the pipeline at a
       time (small batches keep few events alive).
     * ``window``: a partition with ``high`` records not yet in its acked prefix is
@@ -218,8 +218,7 @@ class KafkaSource(Source):
                 yield out
 
     def _wants(self) -> Wants | None:
-        """`Routing.wants` while the pipeline is selective and records are in reagents'
-        wire form (a custom decoder's records are all decoded)."""
+        """`Routing.wants` while the pipeline is selective (a custom decoder: none)."""
         routing = self.routing
         if routing is None or self._decode is not decode_event or not routing.selective:
             return None
@@ -268,8 +267,9 @@ class KafkaSource(Source):
                     await wait_for_either(self._taken, self._room, self.poll_timeout_ms / 1000)
                     continue
                 if room <= 0:  # stalled: a poll with nothing fetchable keeps the membership
-                    self._window.pause_all(consumer, self._parts.values())
+                    paused = self._window.pause_all(consumer, self._parts.values())
                     polled = await consumer.getmany(timeout_ms=0)
+                    self._window.resume(consumer, paused)
                 else:
                     polled = await consumer.getmany(
                         timeout_ms=self.poll_timeout_ms, max_records=room

@@ -16,15 +16,15 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from reagents.policies import Watermarks
 from reagents.sources.kafka_partitions import Partition
 
 if TYPE_CHECKING:
-    from aiokafka import AIOKafkaConsumer
+    from aiokafka.structs import TopicPartition
 
-__all__ = ["STUCK_AFTER", "PartitionWindow", "StuckWatch", "wait_for_either"]
+__all__ = ["STUCK_AFTER", "PartitionWindow", "Pausing", "StuckWatch", "wait_for_either"]
 
 STUCK_AFTER = 60.0  # seconds every partition may stay paused before a warning
 
@@ -57,6 +57,16 @@ class StuckWatch:
             )
 
 
+class Pausing(Protocol):
+    """What the window needs of a consumer (aiokafka's has it)."""
+
+    def pause(self, *partitions: TopicPartition) -> None:
+        """Fetch nothing more for ``partitions`` (what was fetched for them is dropped)."""
+
+    def resume(self, *partitions: TopicPartition) -> None:
+        """Fetch for ``partitions`` again."""
+
+
 class PartitionWindow:
     """Pauses full partitions and resumes them at the low mark; counts the pauses."""
 
@@ -71,11 +81,12 @@ class PartitionWindow:
         self._flows_wait = flows_wait
         self._stuck = StuckWatch(name, _log)
 
-    def update(self, consumer: AIOKafkaConsumer, parts: Iterable[Partition]) -> int:
+    def update(self, consumer: Pausing, parts: Iterable[Partition]) -> int:
         """Pause full partitions, resume those down to the low mark (all of them while
-        only agents' flows hold the records): how many records a poll may bring
-        without taking any open partition past ``high`` (a poll's records may all be
-        of one partition): the least room of an open partition, 0 if none is open."""
+        only agents' flows hold the records): how many records a poll may bring (its
+        records may all be of one partition): the least room of an open partition,
+        but never less than ``high - low`` (no poll of a few records while one
+        partition is nearly full; it may go that far past ``high``), 0 if none is open."""
         high, low = self.marks.high, self.marks.low
         read_on: bool | None = None  # asked only when a partition is full
         room: int | None = None
@@ -104,14 +115,23 @@ class PartitionWindow:
             self._stuck.paused(unacked_all)
         else:
             self._stuck.since = None
-        return room or 0
+        return 0 if room is None else max(room, high - low)
 
-    def pause_all(self, consumer: AIOKafkaConsumer, parts: Iterable[Partition]) -> None:
-        """Pause every partition (a poll that must fetch nothing: a keep-alive)."""
+    def pause_all(self, consumer: Pausing, parts: Iterable[Partition]) -> list[Partition]:
+        """Pause every open partition (for a poll that must fetch nothing: a keep-alive);
+        the ones paused here, for `resume` right after that poll."""
+        paused = [part for part in parts if not part.paused]
+        for part in paused:
+            consumer.pause(part.tp)
+            part.paused = True
+        return paused
+
+    def resume(self, consumer: Pausing, parts: Iterable[Partition]) -> None:
+        """Resume ``parts`` (paused by `pause_all`, not because they were full)."""
         for part in parts:
-            if not part.paused:
-                consumer.pause(part.tp)
-                part.paused = True
+            if part.paused and not part.revoked:
+                consumer.resume(part.tp)
+                part.paused = False
 
 
 async def wait_for_either(first: asyncio.Event, second: asyncio.Event, timeout: float) -> None:

@@ -1,6 +1,6 @@
 """`MemoryLog`: an in-memory log of raw records that reads like one Kafka partition.
 
-A test double with the Kafka source's semantics and no broker. `MemoryLogSource`
+A test double with the Kafka source's commit semantics and no broker. `MemoryLogSource`
 reads the log as a consumer group: it starts at the group's committed offset, commits
 the contiguous prefix of acknowledged records (`OrderedAcks`), pauses at
 ``window.high`` records in flight and resumes at ``window.low``, and hands undecodable
