@@ -54,10 +54,12 @@ class CountingDecoder:
 
 
 def make_pipeline(
-    path: Path, schemas: PayloadSchemas | None = None
+    path: Path, schemas: PayloadSchemas | None = None, validate_all: bool = False
 ) -> tuple[Pipeline, list[AgentEvent]]:
     path.write_bytes(b"".join(line + b"\n" for line in LINES))
-    pipeline = Pipeline("routes", dead_letters=MemoryDeadLetters(), schemas=schemas)
+    pipeline = Pipeline(
+        "routes", dead_letters=MemoryDeadLetters(), schemas=schemas, validate_all=validate_all
+    )
     pipeline.add_source(FileSource(path, checkpoint=False))
     seen: list[AgentEvent] = []
 
@@ -141,3 +143,20 @@ async def test_the_checkpoint_covers_lines_acked_unread(tmp_path: Path) -> None:
 
     assert source.checkpoint.line == 500
     assert source.checkpoint.offset == path.stat().st_size
+
+
+async def test_validate_all_decodes_and_checks_every_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decoder = CountingDecoder(monkeypatch)
+    pipeline, seen = make_pipeline(tmp_path / "log.jsonl", validate_all=True)
+
+    await pipeline.run()
+
+    assert len(decoder.decoded) == len(LINES)
+    assert [e.event_type for e in seen] == ["order", "news", "order"]
+    assert letters(pipeline) == [
+        (FailureStage.DECODE, "log.jsonl:3"),
+        (FailureStage.DECODE, "log.jsonl:4"),  # priority 99: a dead letter here too
+        (FailureStage.DECODE, "log.jsonl:6"),
+    ]

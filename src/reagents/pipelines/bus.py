@@ -55,6 +55,7 @@ class Bus:
         self.dead_letters = dead_letters
         self.schemas = schemas
         self.max_depth = max_depth
+        self.validate_all = False  # True: sources decode every record, wanted or not
         self.tap = EventTap(name)
         self.counters = BusCounters(self.tap)
         self.flow = FlowControl(watermarks)
@@ -151,9 +152,11 @@ class Bus:
     @property
     def selective(self) -> bool:
         """False while every event is wanted: a subscriber of every type, a tap, an
-        answer awaited (sources then decode every record without reading its route)."""
+        answer awaited, or ``validate_all`` (sources then decode every record without
+        reading its route)."""
         return not (
-            self.tap.observers
+            self.validate_all
+            or self.tap.observers
             or self._answers.waiting
             or self.agent_router.accepts_any
             or self.sink_router.accepts_any

@@ -53,6 +53,7 @@ class Pipeline(PipelineInspection):
         watermarks: Watermarks | None = None,
         max_depth: int = 32,
         drain_timeout: float = 30.0,
+        validate_all: bool = False,
     ) -> None:
         if max_depth < 1:
             raise ConfigurationError(f"max_depth must be at least 1, got {max_depth}")
@@ -64,6 +65,7 @@ class Pipeline(PipelineInspection):
         letters = dead_letter_log(dead_letters)
         self._bus = Bus(name, letters, schemas, max_depth, self.watermarks)
         self.counters = self._bus.counters
+        self._bus.validate_all = validate_all  # decode every record, wanted or not
         self.inbox = MemorySource(name="inbox", on_drop=self._bus.dropper("inbox"))
         self._sources: list[Source] = []
         self._sinks: dict[str, Sink] = {}
