@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -62,15 +62,6 @@ class RecordingHost:
 @pytest.fixture
 def host() -> RecordingHost:
     return RecordingHost()
-
-
-@pytest.fixture
-async def runners() -> AsyncIterator[list[AgentRunner]]:
-    """Runners to stop at the end of the test, whatever happened."""
-    started: list[AgentRunner] = []
-    yield started
-    for runner in started:
-        await runner.stop()
 
 
 def start(

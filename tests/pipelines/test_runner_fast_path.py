@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -26,14 +25,6 @@ from reagents.sinks.agent import Agent
 from tests.pipelines.test_runner import RecordingHost, ev
 
 EVENTS = 160
-
-
-@pytest.fixture
-async def runners() -> AsyncIterator[list[AgentRunner]]:
-    started: list[AgentRunner] = []
-    yield started
-    for runner in started:
-        await runner.stop()
 
 
 def _runner(runners: list[AgentRunner], host: RecordingHost, agent: Agent) -> AgentRunner:
