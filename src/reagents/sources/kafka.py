@@ -262,9 +262,9 @@ class KafkaSource(Source):
                     await self._group.commit(list(self._parts.values()))
                     next_commit = now + self.commit_interval
                 room = self._room_to_poll(consumer)
-                if room <= 0 and now - last_poll < keepalive:
-                    # until the pipeline takes records or a partition has room
+                if room <= 0 and now - last_poll < keepalive:  # full: not idle, waiting
                     await wait_for_either(self._taken, self._room, self.poll_timeout_ms / 1000)
+                    idle_since = time.monotonic()
                     continue
                 if room <= 0:  # stalled: a poll with nothing fetchable keeps the membership
                     paused = self._window.pause_all(consumer, self._parts.values())
