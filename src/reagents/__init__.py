@@ -25,7 +25,7 @@ The package is layered; a module imports only from its own layer and those below
 
 from reagents.ai import LLMAgent, ModelUsage, llm_agent
 from reagents.dead_letter import DeadLetter, FailureStage
-from reagents.delivery import Held, Incoming
+from reagents.delivery import Held, Incoming, OrderedAcks
 from reagents.errors import (
     BufferOverflowError,
     ConfigurationError,
@@ -34,7 +34,14 @@ from reagents.errors import (
     PayloadValidationError,
     ReagentsError,
 )
-from reagents.events import AgentEvent, AgentResponse, decode_event, encode_event
+from reagents.events import (
+    AgentEvent,
+    AgentResponse,
+    EventRoute,
+    decode_event,
+    encode_event,
+    read_route,
+)
 from reagents.kafka import EmbeddedBroker, KafkaConfig, TopicNaming
 from reagents.operators import (
     Filter,
@@ -101,7 +108,7 @@ from reagents.sinks.file import FileSink, JsonlDeadLetterLog, read_dead_letters
 from reagents.sinks.kafka import KafkaSink
 from reagents.sinks.kafka_dead_letters import KafkaDeadLetterSink
 from reagents.sinks.memory import MemoryDeadLetters, MemorySink
-from reagents.sources.base import Source
+from reagents.sources.base import Routing, Source
 from reagents.sources.file import FileSource
 from reagents.sources.kafka import KafkaSource
 from reagents.sources.memory import MemorySource
@@ -124,6 +131,7 @@ __all__ = [
     "DropReason",
     "EmbeddedBroker",
     "EventDecodeError",
+    "EventRoute",
     "EventTime",
     "FailureStage",
     "FileSink",
@@ -147,6 +155,7 @@ __all__ = [
     "MemorySource",
     "ModelBudget",
     "ModelUsage",
+    "OrderedAcks",
     "Overflow",
     "PayloadSchemas",
     "PayloadValidationError",
@@ -157,6 +166,7 @@ __all__ = [
     "RateLimit",
     "ReagentsError",
     "RequestTimeoutError",
+    "Routing",
     "Saga",
     "SagaCoordinator",
     "SagaStatus",
@@ -196,6 +206,7 @@ __all__ = [
     "parse_expression",
     "pipeline_graph",
     "read_dead_letters",
+    "read_route",
     "reject",
     "sample",
     "scan",
