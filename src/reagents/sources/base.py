@@ -24,7 +24,7 @@ from reactivex import Observable, abc
 from reactivex.disposable import Disposable
 
 from reagents.delivery import Incoming
-from reagents.events import AgentEvent, EventRoute
+from reagents.events import AgentEvent, EventRoute, decode_event
 
 __all__ = ["Routing", "Source", "Wants"]
 
@@ -64,6 +64,15 @@ class Source(ABC):
     @abstractmethod
     def batches(self) -> AsyncIterator[Sequence[Incoming]]:
         """Yield batches of records; return when the source is exhausted."""
+
+    def wanted(self, decode: Callable[[bytes], AgentEvent]) -> Wants | None:
+        """`Routing.wants` while the running pipeline is selective and records are read
+        with `decode_event` (reagents' wire form, which `read_route` reads); else None:
+        decode every record."""
+        routing = self.routing
+        if routing is None or decode is not decode_event or not routing.selective:
+            return None
+        return routing.wants
 
     async def close(self) -> None:  # noqa: B027  (optional hook)
         """Commit checkpoints and release resources (after the last batch).

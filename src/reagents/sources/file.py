@@ -182,7 +182,7 @@ class FileSource(Source):
                     await self._sleep(self._poll_interval)
                     continue
                 batch: list[Incoming] = []
-                wants = self._wants()
+                wants = None if paced or self._since is not None else self.wanted(self._decode)
                 unread: list[int] = []  # acked unread: acked in runs after the batch
                 for raw, end in lines:
                     line_no += 1
@@ -249,14 +249,6 @@ class FileSource(Source):
             self._acks.ack(sequence)
             return None
         return Incoming(item, noop_ack, self._place, 0, self._acks, sequence, line_no)
-
-    def _wants(self) -> Wants | None:
-        """The pipeline's `Routing.wants` when lines may be skipped unread: events in
-        reagents' wire form, neither paced nor filtered by time, a selective pipeline."""
-        routing = self.routing
-        if routing is None or self._decode is not decode_event or not routing.selective:
-            return None
-        return None if self._speed is not None or self._since is not None else routing.wants
 
     def _pace(self, item: AgentEvent | DeadLetter) -> float:
         """Seconds to wait before emitting ``item`` at the recorded pace."""

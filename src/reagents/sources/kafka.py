@@ -35,7 +35,7 @@ from reagents.events import decode_event
 from reagents.extras import KAFKA_HINT, require_extra
 from reagents.kafka.config import KafkaConfig, require_aiokafka
 from reagents.policies import Watermarks
-from reagents.sources.base import Source, Wants
+from reagents.sources.base import Source
 from reagents.sources.kafka_group import Flushable, Membership, StartAt, check_start
 from reagents.sources.kafka_partitions import Backlog
 from reagents.sources.kafka_records import Decoder
@@ -211,18 +211,11 @@ class KafkaSource(Source):
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
-            out = backlog.hand_out(self.batch_size, self._decode, self._wants())
+            out = backlog.hand_out(self.batch_size, self._decode, self.wanted(self._decode))
             if backlog.count < self.max_poll_records:
                 self._taken.set()  # room for the next poll
             if out:
                 yield out
-
-    def _wants(self) -> Wants | None:
-        """`Routing.wants` while the pipeline is selective (a custom decoder: none)."""
-        routing = self.routing
-        if routing is None or self._decode is not decode_event or not routing.selective:
-            return None
-        return routing.wants
 
     async def close(self) -> None:
         """Stop polling, commit the acked prefix of every partition, leave the group."""

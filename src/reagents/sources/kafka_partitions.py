@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, TypeAlias
 
-from reagents.delivery import Incoming, OrderedAcks, noop_ack
+from reagents.delivery import Incoming, OrderedAcks, ack_runs, noop_ack
 from reagents.events import AgentEvent, read_route
 from reagents.kafka.headers import read_headers, with_trace_context
 from reagents.sources.base import Wants
@@ -169,7 +169,7 @@ def _hand_out(
     after the last record taken (handed out, or acked unread)."""
     part, records, first = polled.part, polled.records, polled.first
     acks, place = part.acks, part.place
-    unread = -1  # where the run of records acked unread began
+    unread: list[int] = []  # sequence numbers acked unread, in runs, at the end
     index, end = polled.next, len(records)
     while index < end and len(out) < size:
         record = records[index]
@@ -177,13 +177,9 @@ def _hand_out(
         if wants is not None:
             route = read_route(value) if value is not None else None
             if route is not None and not wants(route):
-                if unread < 0:
-                    unread = index
+                unread.append(first + index)
                 index += 1
                 continue
-        if unread >= 0:
-            acks.ack_range(first + unread, index - unread)
-            unread = -1
         offset = record.offset
         item = decode_value(value, place, offset, decode)
         headers, depth = record.headers, 0
@@ -193,6 +189,5 @@ def _hand_out(
                 item = with_trace_context(item, parent, state)
         out.append(Incoming(item, noop_ack, place, depth, acks, first + index, offset))
         index += 1
-    if unread >= 0:
-        acks.ack_range(first + unread, index - unread)
+    ack_runs(acks, unread)
     return index
